@@ -1,0 +1,310 @@
+//! [`Model`]: an architecture with its parameters and running statistics on a device.
+
+use std::sync::Arc;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::forward::{self, Act, Forward, Mode, Weights};
+use super::init::init_param;
+use super::layout::{Layout, SpecError};
+use super::spec::ModelSpec;
+use crate::seed;
+
+/// Why a model cannot be built or combined.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The spec does not describe a network.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A tensor given for the model has the wrong number of values.
+    #[error("`{name}`: expected {expected} values, found {found}")]
+    Size {
+        /// The tensor's name.
+        name: String,
+        /// Values the layout needs.
+        expected: usize,
+        /// Values given.
+        found: usize,
+    },
+    /// Models that must share an architecture do not.
+    #[error("models of different architectures cannot be {0}")]
+    Architecture(&'static str),
+    /// A member index past the end.
+    #[error("member {index} requested from a stack of {members}")]
+    Member {
+        /// The index asked for.
+        index: usize,
+        /// Members in the stack.
+        members: usize,
+    },
+}
+
+/// One network, or `members` networks of one architecture stacked for joint training.
+///
+/// Parameters are device tensors, one per layout entry, flat, with the members one after
+/// another; the model owns them and every operation on them (training, blends, masks) returns
+/// or updates a model, so nothing outside the host ever holds a tensor.
+#[derive(Debug, Clone)]
+pub struct Model {
+    spec: ModelSpec,
+    layout: Arc<Layout>,
+    members: usize,
+    params: Vec<Tensor<1>>,
+    buffers: Vec<Tensor<1>>,
+    masks: Vec<Option<Tensor<1>>>,
+    device: Device,
+}
+
+impl Model {
+    /// A freshly initialised single model; `seed` decides every initial weight.
+    pub fn new(spec: ModelSpec, device: &Device, seed: u64) -> Result<Self, ModelError> {
+        Self::new_stacked(spec, &[seed], device)
+    }
+
+    /// `seeds.len()` members, member `m` initialised exactly as `Model::new(spec, seeds[m])`.
+    pub fn new_stacked(
+        spec: ModelSpec,
+        seeds: &[u64],
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let layout = Layout::build(&spec)?;
+        let params = layout
+            .params
+            .iter()
+            .map(|entry| {
+                seeds
+                    .iter()
+                    .flat_map(|&s| init_param(entry, spec.init, seed::derive(s, "init", 0)))
+                    .collect()
+            })
+            .collect();
+        let buffers = layout
+            .buffers
+            .iter()
+            .map(|entry| vec![f32::from(entry.initial); entry.len * seeds.len()])
+            .collect();
+        Self::from_values(spec, seeds.len(), params, buffers, device)
+    }
+
+    /// A model with the given parameter and buffer values (flat, members one after another).
+    pub fn from_values(
+        spec: ModelSpec,
+        members: usize,
+        params: Vec<Vec<f32>>,
+        buffers: Vec<Vec<f32>>,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let layout = Layout::build(&spec)?;
+        let expect = |name: &str, expected: usize, found: usize| {
+            if expected == found {
+                Ok(())
+            } else {
+                Err(ModelError::Size {
+                    name: name.to_string(),
+                    expected,
+                    found,
+                })
+            }
+        };
+        expect("parameter tensors", layout.params.len(), params.len())?;
+        expect("buffer tensors", layout.buffers.len(), buffers.len())?;
+        for (entry, values) in layout.params.iter().zip(&params) {
+            expect(&entry.name, entry.numel() * members, values.len())?;
+        }
+        for (entry, values) in layout.buffers.iter().zip(&buffers) {
+            expect(&entry.name, entry.len * members, values.len())?;
+        }
+        let upload = |values: Vec<f32>| {
+            let n = values.len();
+            Tensor::<1>::from_data(TensorData::new(values, [n]), device)
+        };
+        Ok(Self {
+            masks: vec![None; layout.params.len()],
+            params: params.into_iter().map(upload).collect(),
+            buffers: buffers.into_iter().map(upload).collect(),
+            layout: Arc::new(layout),
+            spec,
+            members,
+            device: device.clone(),
+        })
+    }
+
+    /// The architecture.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The compiled architecture: parameter names, shapes and order.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Stacked members (1 for a plain model).
+    pub fn members(&self) -> usize {
+        self.members
+    }
+
+    /// The device the tensors live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Trainable values of one member.
+    pub fn param_count(&self) -> usize {
+        self.layout.param_count()
+    }
+
+    /// Parameter tensors, unmasked, in layout order.
+    pub fn params(&self) -> &[Tensor<1>] {
+        &self.params
+    }
+
+    /// Running statistics in layout order.
+    pub fn buffers(&self) -> &[Tensor<1>] {
+        &self.buffers
+    }
+
+    /// Binary masks by parameter entry (`None`: unmasked).
+    pub fn masks(&self) -> &[Option<Tensor<1>>] {
+        &self.masks
+    }
+
+    /// Replaces the parameters (same count and sizes), re-applying the masks so that masked
+    /// weights stay exactly zero whatever an update did.
+    pub(crate) fn set_params(&mut self, params: Vec<Tensor<1>>) {
+        debug_assert_eq!(params.len(), self.params.len());
+        self.params = params
+            .into_iter()
+            .zip(&self.masks)
+            .map(|(p, mask)| match mask {
+                Some(mask) => p * mask.clone(),
+                None => p,
+            })
+            .collect();
+    }
+
+    /// Replaces the running statistics that `updates` holds.
+    pub(crate) fn update_buffers(&mut self, updates: Vec<Option<Tensor<1>>>) {
+        for (buffer, update) in self.buffers.iter_mut().zip(updates) {
+            if let Some(update) = update {
+                *buffer = update;
+            }
+        }
+    }
+
+    pub(crate) fn set_buffers(&mut self, buffers: Vec<Tensor<1>>) {
+        debug_assert_eq!(buffers.len(), self.buffers.len());
+        self.buffers = buffers;
+    }
+
+    pub(crate) fn set_masks(&mut self, masks: Vec<Option<Tensor<1>>>) {
+        debug_assert_eq!(masks.len(), self.params.len());
+        self.masks = masks;
+        let params = std::mem::take(&mut self.params);
+        self.set_params(params);
+    }
+
+    /// Evaluation-mode output `[M, B, outputs]` for rows `[B, numel]` of samples.
+    pub fn predict(&self, rows: Tensor<2>) -> Tensor<3> {
+        self.forward_with(&self.params, rows, Mode::Eval).output
+    }
+
+    /// A forward pass with `params` standing in for the model's own (e.g. tracked copies).
+    pub(crate) fn forward_with(
+        &self,
+        params: &[Tensor<1>],
+        rows: Tensor<2>,
+        mode: Mode,
+    ) -> Forward {
+        let input = Act::input(rows, &self.spec.input);
+        let weights = Weights {
+            params,
+            buffers: &self.buffers,
+        };
+        forward::forward(&self.layout, weights, self.members, input, mode)
+    }
+
+    /// Members `models[0]`, `models[1]`, … as one stacked model.
+    pub fn stack(models: &[Model]) -> Result<Model, ModelError> {
+        let first = models
+            .first()
+            .ok_or(ModelError::Architecture("stacked from nothing"))?;
+        if models.iter().any(|m| m.layout != first.layout) {
+            return Err(ModelError::Architecture("stacked"));
+        }
+        let cat = |pick: &dyn Fn(&Model) -> Vec<Tensor<1>>| -> Vec<Tensor<1>> {
+            let per_model: Vec<Vec<Tensor<1>>> = models.iter().map(pick).collect();
+            (0..per_model[0].len())
+                .map(|i| Tensor::cat(per_model.iter().map(|t| t[i].clone()).collect(), 0))
+                .collect()
+        };
+        let params = cat(&|m| m.params.clone());
+        let buffers = cat(&|m| m.buffers.clone());
+        let masks = if models.iter().all(|m| m.masks.iter().all(Option::is_none)) {
+            vec![None; params.len()]
+        } else {
+            cat(&|m| m.full_masks()).into_iter().map(Some).collect()
+        };
+        let members = models.iter().map(|m| m.members).sum();
+        Ok(Model {
+            params,
+            buffers,
+            masks,
+            members,
+            ..first.clone()
+        })
+    }
+
+    /// Member `index` of a stack as a model of its own.
+    pub fn member(&self, index: usize) -> Result<Model, ModelError> {
+        if index >= self.members {
+            return Err(ModelError::Member {
+                index,
+                members: self.members,
+            });
+        }
+        let slice = |t: &Tensor<1>| {
+            let len = t.dims()[0] / self.members;
+            t.clone().narrow(0, index * len, len)
+        };
+        Ok(Model {
+            params: self.params.iter().map(slice).collect(),
+            buffers: self.buffers.iter().map(slice).collect(),
+            masks: self.masks.iter().map(|m| m.as_ref().map(slice)).collect(),
+            members: 1,
+            ..self.clone()
+        })
+    }
+
+    /// Every member as a model of its own.
+    pub fn unstack(&self) -> Vec<Model> {
+        (0..self.members)
+            .filter_map(|i| self.member(i).ok())
+            .collect()
+    }
+
+    /// The same model on another device.
+    pub fn to_device(&self, device: &Device) -> Model {
+        let move_all = |ts: &[Tensor<1>]| ts.iter().map(|t| t.clone().to_device(device)).collect();
+        Model {
+            params: move_all(&self.params),
+            buffers: move_all(&self.buffers),
+            masks: self
+                .masks
+                .iter()
+                .map(|m| m.as_ref().map(|t| t.clone().to_device(device)))
+                .collect(),
+            device: device.clone(),
+            ..self.clone()
+        }
+    }
+
+    fn full_masks(&self) -> Vec<Tensor<1>> {
+        self.masks
+            .iter()
+            .zip(&self.params)
+            .map(|(mask, p)| mask.clone().unwrap_or_else(|| p.ones_like()))
+            .collect()
+    }
+}
