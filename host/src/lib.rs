@@ -13,6 +13,11 @@
 pub mod data;
 pub mod device;
 pub mod model;
+pub mod params;
 pub mod seed;
+pub mod tensors;
+#[cfg(test)]
+mod testing;
+pub mod train;
 
 pub use device::ComputeDevice;

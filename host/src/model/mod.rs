@@ -3,12 +3,12 @@
 mod forward;
 mod init;
 mod layout;
-mod model;
+mod network;
 mod presets;
 mod spec;
 
 pub use forward::{Forward, Mode};
 pub use layout::{BufferEntry, Layout, ParamEntry, ParamRole, Shape, SpecError, Step};
-pub use model::{Model, ModelError};
+pub use network::{Model, ModelError};
 pub use presets::{PRESETS, PresetError, preset};
 pub use spec::{Init, Layer, ModelSpec, TargetScale};

@@ -242,10 +242,12 @@ mod tests {
         assert_eq!(count("lenet5", &[3, 32, 32], 10), 62_006);
         // The same network on 28x28 Fashion-MNIST, padded in the first convolution.
         assert_eq!(count("lenet5", &[1, 28, 28], 10), 61_706);
-        // ResNet-20 is "0.27M" in He et al.; the two projection shortcuts add 2,752.
-        assert_eq!(count("resnet20", &[3, 32, 32], 10), 272_474 + 2_752);
-        assert_eq!(count("resnet56", &[3, 32, 32], 10), 855_770 + 2_752);
-        assert_eq!(count("vgg9", &[3, 32, 32], 100), 6_558_436 + 51_300 - 5_130);
+        // He et al.'s 0.27M and 0.85M (269,722 and 853,018 with identity shortcuts), plus
+        // 2,752 for the two projection shortcuts (1x1 conv and batch norm).
+        assert_eq!(count("resnet20", &[3, 32, 32], 10), 269_722 + 2_752);
+        assert_eq!(count("resnet56", &[3, 32, 32], 10), 853_018 + 2_752);
+        // VGG-9: eight 3x3 convolutions without bias, their batch norms, one fc to 100 classes.
+        assert_eq!(count("vgg9", &[3, 32, 32], 100), 9_217_728 + 5_504 + 51_300);
     }
 
     #[test]

@@ -222,7 +222,8 @@ mod tests {
             }
         );
         assert_eq!(ModelSpec::from_json(&spec.to_json()).unwrap(), spec);
-        let err = ModelSpec::from_json(r#"{"input":[3],"layers":[{"type":"relu","x":1}]}"#);
+        let err =
+            ModelSpec::from_json(r#"{"input":[3],"layers":[{"type":"linear","out":1,"x":1}]}"#);
         assert!(err.unwrap_err().to_string().contains("unknown field `x`"));
     }
 }

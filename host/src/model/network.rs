@@ -1,4 +1,4 @@
-//! [`Model`]: an architecture with its parameters and running statistics on a device.
+//! [`Model`]: a network, an architecture with its parameters and running statistics on a device.
 
 use std::sync::Arc;
 
@@ -173,7 +173,7 @@ impl Model {
     /// Replaces the parameters (same count and sizes), re-applying the masks so that masked
     /// weights stay exactly zero whatever an update did.
     pub(crate) fn set_params(&mut self, params: Vec<Tensor<1>>) {
-        debug_assert_eq!(params.len(), self.params.len());
+        debug_assert_eq!(params.len(), self.masks.len());
         self.params = params
             .into_iter()
             .zip(&self.masks)
@@ -306,5 +306,127 @@ impl Model {
             .zip(&self.params)
             .map(|(mask, p)| mask.clone().unwrap_or_else(|| p.ones_like()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::*;
+    use crate::tensors::to_f32;
+
+    fn spec() -> ModelSpec {
+        ModelSpec::from_json(
+            r#"{"input":[2,6,6],"layers":[
+                {"type":"conv2d","out":3,"kernel":3,"padding":1},
+                {"type":"batch_norm"},
+                {"type":"relu"},
+                {"type":"residual","body":[{"type":"conv2d","out":4,"kernel":3,"stride":2,"padding":1},{"type":"batch_norm"}],
+                 "shortcut":[{"type":"conv2d","out":4,"kernel":1,"stride":2,"bias":false}]},
+                {"type":"max_pool2d","kernel":3},
+                {"type":"flatten"},
+                {"type":"linear","out":5},
+                {"type":"batch_norm"},
+                {"type":"tanh"},
+                {"type":"linear","out":3}]}"#,
+        )
+        .unwrap()
+    }
+
+    /// Outputs and parameter gradients of `model` in training mode for a fixed loss.
+    fn outputs_and_grads(
+        model: &Model,
+        x: Tensor<2>,
+        first_member: usize,
+    ) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let tracked: Vec<Tensor<1>> = model
+            .params()
+            .iter()
+            .map(|p| p.clone().autodiff().require_grad())
+            .collect();
+        let out = model.forward_with(&tracked, x, Mode::Train).output;
+        // A loss that weighs every output differently, so that a wrong member order shows; member
+        // `first_member + k` gets the same weights alone as in the stack.
+        let [m, b, o] = out.dims();
+        let weights = Tensor::<1, burn::tensor::Int>::arange(
+            (first_member * b * o) as i64..((first_member + m) * b * o) as i64,
+            &out.device(),
+        )
+        .float()
+        .reshape([m, b, o]);
+        let grads = (out.clone() * weights.sin()).sum().backward();
+        let grads = tracked
+            .iter()
+            .map(|t| to_f32(t.grad(&grads).unwrap()))
+            .collect();
+        (to_f32(out.without_autodiff()), grads)
+    }
+
+    #[test]
+    fn a_stack_computes_what_its_members_compute() {
+        let device = Device::flex();
+        let members: Vec<Model> = (0..3)
+            .map(|s| Model::new(spec(), &device, s).unwrap())
+            .collect();
+        let stack = Model::stack(&members).unwrap();
+        assert_eq!(stack.members(), 3);
+        let x = Tensor::<2>::random([4, 72], Distribution::Normal(0.0, 1.0), &device);
+        let (stack_out, stack_grads) = outputs_and_grads(&stack, x.clone(), 0);
+        let per_member = 4 * 3;
+        for (m, member) in members.iter().enumerate() {
+            let (out, grads) = outputs_and_grads(member, x.clone(), m);
+            let stacked = &stack_out[m * per_member..(m + 1) * per_member];
+            for (a, b) in out.iter().zip(stacked) {
+                assert!((a - b).abs() < 1e-4, "member {m} output {a} vs {b}");
+            }
+            for (p, (g, sg)) in grads.iter().zip(&stack_grads).enumerate() {
+                let len = g.len();
+                let sg = &sg[m * len..(m + 1) * len];
+                let scale = g.iter().map(|v| v.abs()).fold(1e-3, f32::max);
+                for (a, b) in g.iter().zip(sg) {
+                    assert!(
+                        (a - b).abs() / scale < 1e-3,
+                        "member {m} param {p}: grad {a} vs {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn members_round_trip_through_a_stack() {
+        let device = Device::flex();
+        let a = Model::new(spec(), &device, 1).unwrap();
+        let b = Model::new(spec(), &device, 2).unwrap();
+        let stack = Model::stack(&[a.clone(), b.clone()]).unwrap();
+        let [a2, b2] = <[Model; 2]>::try_from(stack.unstack()).unwrap();
+        assert_eq!(
+            to_f32(a2.params()[0].clone()),
+            to_f32(a.params()[0].clone())
+        );
+        assert_eq!(
+            to_f32(b2.params()[6].clone()),
+            to_f32(b.params()[6].clone())
+        );
+        assert!(matches!(
+            stack.member(2),
+            Err(ModelError::Member {
+                index: 2,
+                members: 2
+            })
+        ));
+        let other = Model::new(crate::testing::tiny_spec(), &device, 0).unwrap();
+        assert!(Model::stack(&[a, other]).is_err());
+    }
+
+    #[test]
+    fn one_seed_one_model() {
+        let device = Device::flex();
+        let a = Model::new(spec(), &device, 5).unwrap();
+        let b = Model::new(spec(), &device, 5).unwrap();
+        let c = Model::new(spec(), &device, 6).unwrap();
+        assert_eq!(to_f32(a.params()[0].clone()), to_f32(b.params()[0].clone()));
+        assert_ne!(to_f32(a.params()[0].clone()), to_f32(c.params()[0].clone()));
     }
 }

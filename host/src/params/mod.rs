@@ -1,0 +1,13 @@
+//! Parameter algebra: flat vectors, blends, noise and masks, all on the model's device.
+//!
+//! A model is a value: `Model::clone` copies it (tensors are immutable, so the copy is cheap
+//! and updates to one never show in the other).
+
+mod blend;
+mod flat;
+mod mask;
+mod noise;
+
+pub use blend::{BlendError, Coefficients, blend};
+pub use flat::ParamSlot;
+pub use noise::{Noise, NoiseMode};

@@ -1,0 +1,90 @@
+//! Metrics computed on the host from per-sample losses and predictions.
+
+use serde::{Deserialize, Serialize};
+
+/// Summary of a model (or ensemble) on a split.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Mean loss over samples.
+    pub loss: f64,
+    /// Fraction of correct labels (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Mean absolute error in target units (regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mae: Option<f64>,
+    /// Root mean squared error in target units (regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rmse: Option<f64>,
+    /// Coefficient of determination (regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
+    /// Samples evaluated.
+    pub samples: usize,
+}
+
+impl Metrics {
+    /// Classification metrics from per-sample losses and predicted labels.
+    pub fn classification(losses: &[f32], predicted: &[u32], labels: &[u32]) -> Self {
+        let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+        Self {
+            loss: mean(losses),
+            accuracy: Some(correct as f64 / labels.len().max(1) as f64),
+            samples: labels.len(),
+            ..Self::default()
+        }
+    }
+
+    /// Regression metrics from per-sample losses and predictions in target units.
+    pub fn regression(losses: &[f32], predicted: &[f32], targets: &[f32]) -> Self {
+        let n = targets.len().max(1) as f64;
+        let (mut abs, mut sq) = (0.0, 0.0);
+        for (&p, &t) in predicted.iter().zip(targets) {
+            let e = f64::from(p) - f64::from(t);
+            abs += e.abs();
+            sq += e * e;
+        }
+        let target_mean = targets.iter().map(|&t| f64::from(t)).sum::<f64>() / n;
+        let total: f64 = targets
+            .iter()
+            .map(|&t| (f64::from(t) - target_mean).powi(2))
+            .sum();
+        Self {
+            loss: mean(losses),
+            mae: Some(abs / n),
+            rmse: Some((sq / n).sqrt()),
+            r2: Some(if total > 0.0 { 1.0 - sq / total } else { 0.0 }),
+            samples: targets.len(),
+            ..Self::default()
+        }
+    }
+
+    /// The headline number: accuracy for classification, else MAE.
+    pub fn headline(&self) -> f64 {
+        self.accuracy.or(self.mae).unwrap_or(self.loss)
+    }
+}
+
+fn mean(values: &[f32]) -> f64 {
+    values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_counts_matches() {
+        let m = Metrics::classification(&[1.0, 3.0], &[1, 2], &[1, 0]);
+        assert_eq!((m.loss, m.accuracy, m.samples), (2.0, Some(0.5), 2));
+    }
+
+    #[test]
+    fn regression_matches_hand_values() {
+        // errors 1, -1, 2; targets 1, 2, 3 (mean 2, total sum of squares 2).
+        let m = Metrics::regression(&[0.0; 3], &[2.0, 1.0, 5.0], &[1.0, 2.0, 3.0]);
+        assert!((m.mae.unwrap() - 4.0 / 3.0).abs() < 1e-12);
+        assert!((m.rmse.unwrap() - 2f64.sqrt()).abs() < 1e-12);
+        assert!((m.r2.unwrap() - (1.0 - 6.0 / 2.0)).abs() < 1e-12);
+    }
+}

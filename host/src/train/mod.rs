@@ -1,0 +1,15 @@
+//! Training and evaluation: optimisers, schedules, losses, metrics and the training loop.
+
+mod evaluate;
+pub mod loss;
+mod metrics;
+mod optimizer;
+mod schedule;
+mod trainer;
+
+pub use evaluate::{EvalOptions, Evaluation, evaluate};
+pub use loss::{LossKind, LossMismatch};
+pub use metrics::Metrics;
+pub use optimizer::{Optimizer, OptimizerConfig, OptimizerState};
+pub use schedule::Schedule;
+pub use trainer::{EpochReport, Progress, TrainConfig, TrainError, Trainer, TrainerState};

@@ -1,0 +1,342 @@
+//! The training loop: batches by index on the device, one optimiser step each.
+
+use burn::tensor::Tensor;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use super::loss::{self, LossKind, LossMismatch};
+use super::optimizer::{Optimizer, OptimizerConfig, OptimizerState};
+use super::schedule::Schedule;
+use crate::data::{Augment, DeviceSplit, Task};
+use crate::model::{Mode, Model};
+use crate::seed;
+
+/// How to train: everything a run needs besides the model and the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Passes over the training samples.
+    pub epochs: usize,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Optimiser and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// The loss; by default cross-entropy for classification and MSE for regression.
+    pub loss: Option<LossKind>,
+    /// Image augmentation.
+    pub augment: Augment,
+    /// Seed of batch order, augmentation and dropout.
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            batch_size: 128,
+            optimizer: OptimizerConfig::default(),
+            schedule: Schedule::Constant,
+            loss: None,
+            augment: Augment::default(),
+            seed: 0,
+        }
+    }
+}
+
+/// Why training stopped or could not start.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// A setting is out of range.
+    #[error("training config, {field}: {reason}")]
+    Config {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The loss does not fit the data.
+    #[error(transparent)]
+    Loss(#[from] LossMismatch),
+    /// The loss became NaN or infinite; the model is left as it was at `last_good_step`.
+    #[error(
+        "loss became {value} at step {step} (epoch {epoch}, member {member}); the model was restored to step {last_good_step}"
+    )]
+    NonFinite {
+        /// The first step whose loss was not finite (counted from 1).
+        step: u64,
+        /// Its epoch (counted from 1).
+        epoch: usize,
+        /// The member whose loss it was.
+        member: usize,
+        /// The value (NaN or ±inf).
+        value: f32,
+        /// The step the model was restored to.
+        last_good_step: u64,
+    },
+}
+
+/// Where training is, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Current epoch (from 1).
+    pub epoch: usize,
+    /// Steps done in this epoch.
+    pub step_in_epoch: usize,
+    /// Steps in this epoch.
+    pub steps_in_epoch: usize,
+    /// Mean loss of the last checked steps, over members.
+    pub loss: Option<f64>,
+}
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    /// The epoch (from 1).
+    pub epoch: usize,
+    /// Steps taken.
+    pub steps: usize,
+    /// Mean training loss per member over the epoch's batches.
+    pub train_loss: Vec<f64>,
+    /// Learning rate at the epoch's last step.
+    pub lr: f64,
+}
+
+/// A trainer's state between epochs, for checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Steps completed.
+    pub step: u64,
+    /// The optimiser's buffers.
+    pub optimizer: OptimizerState,
+}
+
+/// Trains models epoch by epoch; holds the optimiser and the position in training.
+#[derive(Debug, Clone)]
+pub struct Trainer {
+    config: TrainConfig,
+    loss: LossKind,
+    optimizer: Optimizer,
+    epoch: usize,
+    step: u64,
+}
+
+/// Steps between reads of the loss from the device: reading syncs the device, so losses are
+/// gathered there and checked for NaN a window at a time.
+const CHECK_EVERY: usize = 16;
+
+impl Trainer {
+    /// A trainer for `task` data, after checking the config.
+    pub fn new(config: TrainConfig, task: Task) -> Result<Self, TrainError> {
+        let loss = config.loss.unwrap_or(LossKind::default_for(task));
+        if !loss.fits(task) {
+            return Err(TrainError::Config {
+                field: "loss",
+                reason: format!("{loss:?} does not fit a {task:?} task"),
+            });
+        }
+        if config.batch_size == 0 {
+            return Err(TrainError::Config {
+                field: "batch_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        config
+            .optimizer
+            .validate()
+            .map_err(|reason| TrainError::Config {
+                field: "optimizer",
+                reason,
+            })?;
+        Ok(Self {
+            optimizer: Optimizer::new(config.optimizer),
+            loss,
+            config,
+            epoch: 0,
+            step: 0,
+        })
+    }
+
+    /// A trainer continuing from `state`.
+    pub fn restore(
+        config: TrainConfig,
+        task: Task,
+        state: &TrainerState,
+        device: &burn::tensor::Device,
+    ) -> Result<Self, TrainError> {
+        let mut trainer = Self::new(config, task)?;
+        trainer.optimizer = Optimizer::restore(trainer.config.optimizer, &state.optimizer, device);
+        trainer.epoch = state.epoch;
+        trainer.step = state.step;
+        Ok(trainer)
+    }
+
+    /// The state to checkpoint.
+    pub fn state(&self) -> TrainerState {
+        TrainerState {
+            epoch: self.epoch,
+            step: self.step,
+            optimizer: self.optimizer.state(),
+        }
+    }
+
+    /// The config.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// The loss in use.
+    pub fn loss(&self) -> LossKind {
+        self.loss
+    }
+
+    /// Epochs completed.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Whether all configured epochs are done.
+    pub fn finished(&self) -> bool {
+        self.epoch >= self.config.epochs
+    }
+
+    /// One epoch over `data` (or over its samples `subset`).
+    pub fn run_epoch(
+        &mut self,
+        model: &mut Model,
+        data: &DeviceSplit,
+        subset: Option<&[usize]>,
+        on_progress: &mut dyn FnMut(Progress),
+    ) -> Result<EpochReport, TrainError> {
+        let epoch = self.epoch + 1;
+        let mut order: Vec<usize> =
+            subset.map_or_else(|| (0..data.len()).collect(), <[usize]>::to_vec);
+        order.shuffle(&mut seed::rng(
+            self.config.seed,
+            "batch-order",
+            epoch as u64,
+        ));
+        // A batch of one sample has no batch statistics; it is dropped.
+        let batches: Vec<&[usize]> = order
+            .chunks(self.config.batch_size)
+            .filter(|b| b.len() > 1)
+            .collect();
+        let steps_per_epoch = batches.len() as u64;
+        let total = steps_per_epoch * self.config.epochs as u64;
+        let members = model.members();
+        let mut sums = vec![0f64; members];
+        let mut window: Vec<Tensor<1>> = Vec::with_capacity(CHECK_EVERY);
+        let mut last_good = (model.clone(), self.optimizer.clone(), self.step);
+        let mut lr = self.config.optimizer.lr();
+        for (i, batch) in batches.iter().enumerate() {
+            lr = self.config.schedule.lr(
+                self.config.optimizer.lr(),
+                self.step,
+                steps_per_epoch,
+                total,
+            );
+            window.push(self.step_once(model, data, batch, lr)?);
+            self.step += 1;
+            let last = i + 1 == batches.len();
+            if window.len() == CHECK_EVERY || last {
+                let losses = read_window(std::mem::take(&mut window));
+                if let Some((offset, member, value)) = first_non_finite(&losses, members) {
+                    let (good_model, good_optimizer, good_step) = last_good;
+                    let steps_checked = (losses.len() / members) as u64;
+                    let step = self.step - steps_checked + offset as u64 + 1;
+                    *model = good_model;
+                    self.optimizer = good_optimizer;
+                    self.step = good_step;
+                    return Err(TrainError::NonFinite {
+                        step,
+                        epoch,
+                        member,
+                        value,
+                        last_good_step: good_step,
+                    });
+                }
+                for (k, value) in losses.iter().enumerate() {
+                    sums[k % members] += f64::from(*value);
+                }
+                last_good = (model.clone(), self.optimizer.clone(), self.step);
+                let recent =
+                    losses.iter().map(|&v| f64::from(v)).sum::<f64>() / losses.len().max(1) as f64;
+                on_progress(Progress {
+                    epoch,
+                    step_in_epoch: i + 1,
+                    steps_in_epoch: batches.len(),
+                    loss: Some(recent),
+                });
+            }
+        }
+        self.epoch = epoch;
+        let steps = batches.len();
+        Ok(EpochReport {
+            epoch,
+            steps,
+            train_loss: sums.iter().map(|s| s / steps.max(1) as f64).collect(),
+            lr,
+        })
+    }
+
+    /// One optimiser step on `batch`; returns the per-member mean loss `[M]`, still on the device.
+    fn step_once(
+        &mut self,
+        model: &mut Model,
+        data: &DeviceSplit,
+        batch: &[usize],
+        lr: f64,
+    ) -> Result<Tensor<1>, TrainError> {
+        let (x, y) = data.batch(batch);
+        let mut rng = seed::rng(self.config.seed, "augment", self.step);
+        let x = self.config.augment.apply(x, &data.sample_shape, &mut rng);
+        // Dropout draws from the device's generator, reseeded per step so that a resumed run
+        // draws the same masks.
+        model
+            .device()
+            .seed(seed::derive(self.config.seed, "dropout", self.step));
+        let tracked: Vec<Tensor<1>> = model
+            .params()
+            .iter()
+            .map(|p| p.clone().autodiff().require_grad())
+            .collect();
+        let effective: Vec<Tensor<1>> = tracked
+            .iter()
+            .zip(model.masks())
+            .map(|(p, mask)| match mask {
+                Some(mask) => p.clone() * mask.clone(),
+                None => p.clone(),
+            })
+            .collect();
+        let forward = model.forward_with(&effective, x, Mode::Train);
+        let per_sample =
+            loss::per_sample(forward.output, &y, self.loss, model.spec().target_scale)?;
+        let per_member = per_sample.mean_dim(1).reshape([model.members()]);
+        let grads = per_member.clone().sum().backward();
+        let grads: Vec<Tensor<1>> = tracked
+            .iter()
+            .zip(model.params())
+            .map(|(t, p)| t.grad(&grads).unwrap_or_else(|| p.zeros_like()))
+            .collect();
+        let updated = self.optimizer.update(model.params(), grads, lr);
+        model.set_params(updated);
+        model.update_buffers(forward.buffers);
+        Ok(per_member.detach().without_autodiff())
+    }
+}
+
+fn read_window(window: Vec<Tensor<1>>) -> Vec<f32> {
+    crate::tensors::to_f32(Tensor::cat(window, 0))
+}
+
+/// The first non-finite loss: (step offset in the window, member, value).
+fn first_non_finite(losses: &[f32], members: usize) -> Option<(usize, usize, f32)> {
+    losses
+        .iter()
+        .position(|v| !v.is_finite())
+        .map(|k| (k / members, k % members, losses[k]))
+}
