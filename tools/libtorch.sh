@@ -22,7 +22,7 @@ out="$root/.libtorch"
 python=${PYTHON:-python3}
 torch_version=2.9.0
 # torch's own dependencies, installed without letting pip pull the CUDA wheels.
-torch_deps=(filelock typing-extensions sympy networkx jinja2 fsspec mpmath markupsafe numpy)
+torch_deps=(filelock typing-extensions sympy networkx jinja2 fsspec mpmath markupsafe numpy safetensors)
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -69,7 +69,7 @@ setup_cpu() {
 
 setup_cuda() {
     make_venv
-    "$venv/bin/python" -m pip install -q "torch==$torch_version" numpy
+    "$venv/bin/python" -m pip install -q "torch==$torch_version" numpy safetensors
     local torch_dir
     torch_dir="$(site_packages)/torch"
     write_env "$torch_dir" "$torch_dir/lib"

@@ -10,6 +10,7 @@
 //! blended, masked and copied as flat vectors in one documented order, and lets `M` members of
 //! one architecture be trained as one stacked model with grouped convolutions.
 
+pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod model;

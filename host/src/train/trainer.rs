@@ -239,8 +239,7 @@ impl Trainer {
                 steps_per_epoch,
                 total,
             );
-            window.push(self.step_once(model, data, batch, lr)?);
-            self.step += 1;
+            window.push(self.train_step(model, data, batch, lr)?);
             let last = i + 1 == batches.len();
             if window.len() == CHECK_EVERY || last {
                 let losses = read_window(std::mem::take(&mut window));
@@ -325,6 +324,7 @@ impl Trainer {
         let updated = self.optimizer.update(model.params(), grads, lr);
         model.set_params(updated);
         model.update_buffers(forward.buffers);
+        self.step += 1;
         Ok(per_member.detach().without_autodiff())
     }
 }

@@ -1,0 +1,195 @@
+//! `coevo bench train`: training throughput of a model on CIFAR-10 batches, on each device
+//! asked for and, side by side in the same run, PyTorch eager doing the same steps.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use coevo::data::{DataSource, Normalise, ResidentData};
+use coevo::model::{Model, preset};
+use coevo::train::{OptimizerConfig, TrainConfig, Trainer};
+use coevo::{ComputeDevice, tensors};
+use serde::{Deserialize, Serialize};
+
+use super::{Global, output};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Time training steps of a preset at several batch sizes.
+    Train(TrainBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainBenchArgs {
+    /// Model preset.
+    #[arg(long, default_value = "lenet5")]
+    model: String,
+    /// CIFAR-10 in its binary layout.
+    #[arg(long, default_value = "cifar10=../shared/data/cifar-10-batches-bin")]
+    data: DataSource,
+    /// Batch sizes, comma-separated.
+    #[arg(long, default_value = "128,512", value_delimiter = ',')]
+    batch_sizes: Vec<usize>,
+    /// coevo devices, comma-separated (flex, tch-cpu, cuda:N).
+    #[arg(long, default_value = "flex", value_delimiter = ',')]
+    devices: Vec<ComputeDevice>,
+    /// Timed steps per configuration (after the warm-up).
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Python with torch for the PyTorch reference (skipped when absent).
+    #[arg(long, env = "COEVO_TORCH_PYTHON")]
+    torch_python: Option<PathBuf>,
+    /// PyTorch device for the reference (cpu or cuda).
+    #[arg(long, default_value = "cpu")]
+    torch_device: String,
+}
+
+/// One timed configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Timing {
+    framework: String,
+    device: String,
+    batch_size: usize,
+    median_step_seconds: f64,
+    samples_per_second: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct BenchResult {
+    command: &'static str,
+    model: String,
+    threads: usize,
+    timings: Vec<Timing>,
+    /// coevo's median step time over PyTorch's, per device and batch size.
+    ratios: Vec<(String, usize, f64)>,
+}
+
+pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
+    let BenchCommand::Train(args) = command;
+    let largest = args.batch_sizes.iter().copied().max().unwrap_or(128);
+    let mut dataset = args.data.load().with_context(|| format!("loading {}", args.data))?;
+    // Four distinct batches of the largest size are enough to cycle through.
+    dataset.truncate(Some(largest * 4), Some(16));
+    let spec = preset(&args.model, &dataset.sample_shape, dataset.outputs())?;
+    let mut timings = Vec::new();
+    for &device in &args.devices {
+        for &batch in &args.batch_sizes {
+            let seconds = time_coevo(&dataset, &spec, device, batch, &args)?;
+            tracing::info!("coevo {device} batch {batch}: {:.2} ms/step", seconds * 1e3);
+            timings.push(Timing {
+                framework: "coevo".into(),
+                device: device.to_string(),
+                batch_size: batch,
+                median_step_seconds: seconds,
+                samples_per_second: batch as f64 / seconds,
+            });
+        }
+    }
+    match &args.torch_python {
+        Some(python) => {
+            let spec_file = tempfile_with(&spec.to_json())?;
+            for &batch in &args.batch_sizes {
+                let timing = time_pytorch(python, spec_file.path(), &args, batch)?;
+                tracing::info!("pytorch {} batch {batch}: {:.2} ms/step", args.torch_device, timing.median_step_seconds * 1e3);
+                timings.push(timing);
+            }
+        }
+        None => tracing::warn!("no --torch-python (or COEVO_TORCH_PYTHON): PyTorch reference skipped"),
+    }
+    let ratios = ratios(&timings);
+    let result = BenchResult { command: "bench train", model: args.model.clone(), threads: rayon_threads(), timings, ratios };
+    output::emit(global.json, &result, |r| {
+        println!("{:<8} {:<8} {:>6} {:>12} {:>12}", "", "device", "batch", "ms/step", "samples/s");
+        for t in &r.timings {
+            println!("{:<8} {:<8} {:>6} {:>12.2} {:>12.0}", t.framework, t.device, t.batch_size, t.median_step_seconds * 1e3, t.samples_per_second);
+        }
+        for (device, batch, ratio) in &r.ratios {
+            println!("coevo {device} / pytorch at batch {batch}: {ratio:.2}x the time per step");
+        }
+    })
+}
+
+fn time_coevo(dataset: &coevo::data::Dataset, spec: &coevo::model::ModelSpec, device: ComputeDevice, batch: usize, args: &TrainBenchArgs) -> anyhow::Result<f64> {
+    let burn_device = device.to_burn()?;
+    let data = ResidentData::upload(dataset, &[], Normalise::None, &burn_device);
+    let mut model = Model::new(spec.clone(), &burn_device, 0)?;
+    let config = TrainConfig {
+        batch_size: batch,
+        optimizer: OptimizerConfig::Sgd { lr: 0.01, momentum: 0.9, weight_decay: 5e-4, nesterov: false },
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(config, dataset.task)?;
+    let mut times = Vec::with_capacity(args.steps);
+    for step in 0..args.warmup + args.steps {
+        let start = (step % 4) * batch;
+        let indices: Vec<usize> = (start..start + batch).collect();
+        let began = Instant::now();
+        let loss = trainer.train_step(&mut model, &data.train, &indices, 0.01)?;
+        // Reading the loss waits for the step, as PyTorch's `loss.item()` does.
+        let value = tensors::to_f32(loss)[0];
+        if !value.is_finite() {
+            bail!("loss became {value} in the benchmark");
+        }
+        if step >= args.warmup {
+            times.push(began.elapsed().as_secs_f64());
+        }
+    }
+    Ok(median(times))
+}
+
+fn time_pytorch(python: &PathBuf, spec: &std::path::Path, args: &TrainBenchArgs, batch: usize) -> anyhow::Result<Timing> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/torch_reference.py");
+    let data = args.data.path.display().to_string();
+    let out = Command::new(python)
+        .args([script, "train-bench", "--spec"])
+        .arg(spec)
+        .args(["--data", &data, "--batch-size", &batch.to_string()])
+        .args(["--steps", &args.steps.to_string(), "--warmup", &args.warmup.to_string()])
+        .args(["--threads", &rayon_threads().to_string(), "--device", &args.torch_device])
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !out.status.success() {
+        bail!("PyTorch reference failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().context("the PyTorch reference printed nothing")?;
+    let mut timing: Timing = serde_json::from_str(line).context("reading the PyTorch reference's result")?;
+    timing.framework = "pytorch".into();
+    Ok(timing)
+}
+
+fn ratios(timings: &[Timing]) -> Vec<(String, usize, f64)> {
+    timings
+        .iter()
+        .filter(|t| t.framework == "coevo")
+        .filter_map(|t| {
+            let torch = timings.iter().find(|p| p.framework == "pytorch" && p.batch_size == t.batch_size)?;
+            Some((t.device.clone(), t.batch_size, t.median_step_seconds / torch.median_step_seconds))
+        })
+        .collect()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Threads flex's kernels use; PyTorch is given the same number.
+fn rayon_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+fn tempfile_with(text: &str) -> anyhow::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new()?;
+    file.write_all(text.as_bytes())?;
+    Ok(file)
+}

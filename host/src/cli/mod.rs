@@ -1,0 +1,60 @@
+//! Command-line interface: argument definitions and dispatch.
+
+mod bench;
+mod data;
+pub mod logging;
+mod models;
+mod output;
+mod progress;
+mod train;
+
+use clap::{Args, Parser, Subcommand};
+
+/// coevo: evolutionary and cooperative training of neural networks.
+#[derive(Debug, Parser)]
+#[command(name = "coevo", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Print the command's results as a JSON object on the last line of standard output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on standard error.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train one model on a data set and evaluate it on the test split.
+    Train(train::TrainArgs),
+    /// Data sets: download official archives, describe local ones.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Model presets: list them, show a spec with its parameter count.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Benchmarks that print numbers.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(args, &cli.global),
+        Command::Data(command) => data::run(command, &cli.global),
+        Command::Models(command) => models::run(command, &cli.global),
+        Command::Bench(command) => bench::run(command, &cli.global),
+    }
+}

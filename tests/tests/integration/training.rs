@@ -1,0 +1,80 @@
+//! Training end to end on the bundled data: determinism and failure reporting.
+
+use std::str::FromStr;
+
+use burn::tensor::Device;
+use coevo::data::{Augment, DataSource, Dataset, Normalise, ResidentData};
+use coevo::model::{Model, ModelSpec};
+use coevo::train::{EvalOptions, OptimizerConfig, TrainConfig, TrainError, Trainer, evaluate, fit};
+use coevo_tests::bundled_fashion_mnist;
+
+fn bundled(train: usize, test: usize) -> Dataset {
+    let source = DataSource::from_str(&format!("fashion-mnist={}", bundled_fashion_mnist().display())).unwrap();
+    let mut data = source.load().unwrap();
+    data.truncate(Some(train), Some(test));
+    data
+}
+
+/// A small network with every source of randomness: init, batch order, augmentation, dropout.
+fn spec() -> ModelSpec {
+    ModelSpec::from_json(
+        r#"{"input":[1,28,28],"layers":[
+            {"type":"conv2d","out":4,"kernel":3,"stride":2},{"type":"batch_norm"},{"type":"relu"},
+            {"type":"flatten"},{"type":"dropout","p":0.3},{"type":"linear","out":10}]}"#,
+    )
+    .unwrap()
+}
+
+fn run(seed: u64) -> (String, Vec<f32>) {
+    let device = Device::flex();
+    let data = bundled(1200, 300);
+    let validation: Vec<usize> = (0..200).collect();
+    let resident = ResidentData::upload(&data, &validation, Normalise::Auto, &device);
+    let mut model = Model::new(spec(), &device, seed).unwrap();
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size: 50,
+        augment: Augment { crop_padding: 2, flip: true },
+        seed,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(config, data.task).unwrap();
+    let epochs = fit(&mut model, &mut trainer, &resident, &mut |_| {}, &mut |_| {}).unwrap();
+    let test = evaluate(&model, resident.test_for_final_report(), trainer.loss(), EvalOptions::default()).unwrap();
+    let mut epochs = serde_json::to_value(&epochs).unwrap();
+    // Wall-clock figures are the only thing allowed to differ.
+    for epoch in epochs.as_array_mut().unwrap() {
+        epoch["seconds"] = 0.into();
+        epoch["samples_per_second"] = 0.into();
+    }
+    (format!("{epochs} {}", serde_json::to_string(&test).unwrap()), model.flat_params())
+}
+
+#[test]
+fn one_seed_gives_identical_metrics_on_cpu() {
+    let (metrics, params) = run(7);
+    let (again, params_again) = run(7);
+    assert_eq!(metrics, again);
+    assert_eq!(params, params_again);
+    let (other, _) = run(8);
+    assert_ne!(metrics, other, "another seed must give another run");
+}
+
+#[test]
+fn a_diverging_run_reports_its_step_and_keeps_the_last_good_model() {
+    let device = Device::flex();
+    let data = bundled(600, 100);
+    let resident = ResidentData::upload(&data, &[], Normalise::Auto, &device);
+    let mut model = Model::new(spec(), &device, 1).unwrap();
+    let config = TrainConfig {
+        batch_size: 20,
+        optimizer: OptimizerConfig::Sgd { lr: 1e12, momentum: 0.9, weight_decay: 0.0, nesterov: false },
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(config, data.task).unwrap();
+    let err = trainer.run_epoch(&mut model, &resident.train, None, &mut |_| {}).unwrap_err();
+    let TrainError::NonFinite { step, last_good_step, .. } = err else { panic!("expected a non-finite loss, got {err}") };
+    assert!(step > last_good_step && step <= 30, "step {step}, last good {last_good_step}");
+    assert!(err.to_string().contains(&format!("at step {step}")));
+    assert!(model.flat_params().iter().all(|v| v.is_finite()), "the model is the last good one");
+}
