@@ -4,8 +4,13 @@ mod cifar;
 mod cifar_files;
 mod dataset;
 mod error;
+mod idx;
 mod read;
 
 pub use cifar::{CIFAR_SHAPE, load_cifar10, load_cifar100};
 pub use dataset::{Dataset, DatasetInfo, Inputs, Samples, Targets, Task};
 pub use error::DataError;
+pub use idx::{
+    FASHION_MNIST_CLASSES, IdxImages, MNIST_CLASSES, load_fashion_mnist, load_idx_folder,
+    load_mnist, read_idx_images, read_idx_labels,
+};
