@@ -5,6 +5,7 @@ mod cifar_files;
 mod dataset;
 mod error;
 mod idx;
+mod image_folder;
 mod read;
 
 pub use cifar::{CIFAR_SHAPE, load_cifar10, load_cifar100};
@@ -14,3 +15,4 @@ pub use idx::{
     FASHION_MNIST_CLASSES, IdxImages, MNIST_CLASSES, load_fashion_mnist, load_idx_folder,
     load_mnist, read_idx_images, read_idx_labels,
 };
+pub use image_folder::load_image_folder;
