@@ -6,6 +6,8 @@ mod dataset;
 mod error;
 mod idx;
 mod image_folder;
+mod methylation;
+mod methylation_table;
 mod read;
 
 pub use cifar::{CIFAR_SHAPE, load_cifar10, load_cifar100};
@@ -16,3 +18,4 @@ pub use idx::{
     load_mnist, read_idx_images, read_idx_labels,
 };
 pub use image_folder::load_image_folder;
+pub use methylation::{load_methylation, load_methylation_files};
