@@ -1,4 +1,9 @@
 //! Data sets in their official formats, splits, and data resident on the training device.
+//!
+//! Each format has its own loader returning one [`Dataset`]: the official training and test
+//! parts, as they are on disk. A [`DataSource`] (`<kind>=<path>`) picks the loader; [`Splits`]
+//! holds a seeded validation part out of the training part. Loaders check everything they read and fail with a [`DataError`] naming
+//! the file and the place in it, because a bad data file found late costs a whole run.
 
 mod cifar;
 mod cifar_files;
@@ -9,6 +14,8 @@ mod image_folder;
 mod methylation;
 mod methylation_table;
 mod read;
+mod source;
+mod split;
 
 pub use cifar::{CIFAR_SHAPE, load_cifar10, load_cifar100};
 pub use dataset::{Dataset, DatasetInfo, Inputs, Samples, Targets, Task};
@@ -19,3 +26,5 @@ pub use idx::{
 };
 pub use image_folder::load_image_folder;
 pub use methylation::{load_methylation, load_methylation_files};
+pub use source::{DataKind, DataSource};
+pub use split::{Holdout, Splits};
