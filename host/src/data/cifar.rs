@@ -285,10 +285,7 @@ mod tests {
         // Record 4 is the second of batch 2: seed 4; its green plane starts at 1024.
         assert_eq!(pixels[4 * PIXELS], 4);
         assert_eq!(pixels[4 * PIXELS + 1024], 104);
-        assert_eq!(
-            data.train.targets,
-            Targets::Classes(vec![0, 1, 2].repeat(5))
-        );
+        assert_eq!(data.train.targets, Targets::Classes([0, 1, 2].repeat(5)));
         assert!(data.train.coarse.is_none());
     }
 

@@ -14,6 +14,9 @@ use super::DataError;
 use super::cifar::Variant;
 use super::read::read_file;
 
+/// A file's path (for messages; inside an archive, `archive/member`) and its bytes.
+pub(super) type Member<'a> = (PathBuf, Cow<'a, [u8]>);
+
 /// Where the batch files are: a folder, or members of the official archive held in memory.
 #[derive(Debug)]
 pub(super) enum Files {
@@ -79,7 +82,7 @@ impl Files {
     }
 
     /// The member `name` and the path to name in errors; an error when it is missing.
-    pub(super) fn get(&self, name: &str) -> Result<(PathBuf, Cow<'_, [u8]>), DataError> {
+    pub(super) fn get(&self, name: &str) -> Result<Member<'_>, DataError> {
         self.get_optional(name)?
             .ok_or_else(|| DataError::MissingFile {
                 path: self.root().to_owned(),
@@ -87,10 +90,7 @@ impl Files {
             })
     }
 
-    pub(super) fn get_optional(
-        &self,
-        name: &str,
-    ) -> Result<Option<(PathBuf, Cow<'_, [u8]>)>, DataError> {
+    pub(super) fn get_optional(&self, name: &str) -> Result<Option<Member<'_>>, DataError> {
         match self {
             Self::Folder(folder) => {
                 let path = folder.join(name);
