@@ -158,6 +158,15 @@ pub enum DataError {
         what: String,
     },
 
+    /// A data kind that has no official download (a user's own folder or table).
+    #[error("{kind} cannot be downloaded; the kinds that can are {downloadable}")]
+    NotDownloadable {
+        /// The kind asked for.
+        kind: String,
+        /// The kinds that can, comma-separated.
+        downloadable: String,
+    },
+
     /// A download failed (network, HTTP status, or the server's answer).
     #[error("downloading {url} to {}: {what}", path.display())]
     Download {
