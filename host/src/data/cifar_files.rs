@@ -14,6 +14,9 @@ use super::DataError;
 use super::cifar::Variant;
 use super::read::read_file;
 
+/// The most bytes reserved ahead for one archive member (CIFAR's largest is 154 MB).
+const MAX_PREALLOCATION: usize = 256 << 20;
+
 /// A file's path (for messages; inside an archive, `archive/member`) and its bytes.
 pub(super) type Member<'a> = (PathBuf, Cow<'a, [u8]>);
 
@@ -71,7 +74,11 @@ impl Files {
                 continue;
             }
             let name = name.to_owned();
-            let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
+            // The size comes from the archive's header: trust it only up to a sane bound.
+            let size = usize::try_from(entry.size())
+                .unwrap_or(0)
+                .min(MAX_PREALLOCATION);
+            let mut bytes = Vec::with_capacity(size);
             entry.read_to_end(&mut bytes).map_err(DataError::io(path))?;
             members.insert(name, (member, bytes));
         }

@@ -58,7 +58,7 @@ pub fn read_idx_images(path: &Path) -> Result<IdxImages, DataError> {
         let what = format!("images of {rows}x{cols} pixels");
         return Err(DataError::malformed(path, what));
     }
-    check_length(path, data, count, rows * cols)?;
+    check_length(path, data, count, rows.saturating_mul(cols))?;
     Ok(IdxImages {
         count,
         rows,
@@ -132,7 +132,11 @@ fn check_length(
     count: usize,
     record_len: usize,
 ) -> Result<(), DataError> {
-    let expected = count * record_len;
+    // Header values are untrusted: a corrupt count must give an error, not an overflow.
+    let Some(expected) = count.checked_mul(record_len) else {
+        let what = format!("header declares {count} records of {record_len} bytes");
+        return Err(DataError::malformed(path, what));
+    };
     if data.len() < expected {
         return Err(DataError::Truncated {
             path: path.to_owned(),
@@ -372,6 +376,10 @@ mod tests {
             "{error:?}"
         );
         assert!(error.to_string().contains("the header"), "{error}");
+        // A corrupt header declaring more bytes than memory can hold is an error, not a panic.
+        let huge = idx(IMAGES_MAGIC, &[u32::MAX, u32::MAX, u32::MAX], &[0; 4]);
+        std::fs::write(&path, huge).unwrap();
+        assert!(read_idx_images(&path).is_err());
     }
 
     #[test]
