@@ -18,7 +18,10 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
     if path.exists() {
         Some(path)
     } else {
-        eprintln!("skipped: {} is absent (the shared data folder is not beside this clone)", path.display());
+        eprintln!(
+            "skipped: {} is absent (the shared data folder is not beside this clone)",
+            path.display()
+        );
         None
     }
 }

@@ -42,13 +42,19 @@ pub fn write(named: &NamedTensors, path: &Path) -> Result<(), CheckpointError> {
         Format::Safetensors => safetensors::encode(named),
         Format::Burnpack => burnpack::encode(named),
     };
-    write_atomic(path, &bytes).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })
+    write_atomic(path, &bytes).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Reads the named tensors of a checkpoint file.
 pub fn read(path: &Path) -> Result<NamedTensors, CheckpointError> {
     let format = format_of(path)?;
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     match format {
         Format::Safetensors => safetensors::decode(&bytes, path),
         Format::Burnpack => burnpack::decode(bytes, path),
@@ -62,19 +68,10 @@ pub fn load(path: &Path, device: &Device) -> Result<Model, CheckpointError> {
     named.into_model(spec, path, device)
 }
 
-/// Loads weights into a model of `spec`; a checkpoint of another architecture is an error
-/// naming the first tensor that does not fit.
+/// Loads weights into a model of `spec` (PyTorch's files carry no spec); a checkpoint of
+/// another architecture is an error naming the first tensor that does not fit.
 pub fn load_as(path: &Path, spec: &ModelSpec, device: &Device) -> Result<Model, CheckpointError> {
-    let named = read(path)?;
-    if let Ok(recorded) = named.spec(path) {
-        if crate::model::Layout::build(&recorded).ok().map(|l| l.params) != crate::model::Layout::build(spec).ok().map(|l| l.params) {
-            return Err(CheckpointError::Mismatch {
-                path: path.to_path_buf(),
-                reason: "the checkpoint is of another architecture than the spec asked for".into(),
-            });
-        }
-    }
-    named.into_model(spec.clone(), path, device)
+    read(path)?.into_model(spec.clone(), path, device)
 }
 
 #[cfg(test)]
@@ -109,9 +106,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
         save(&tiny_model(1.0), &path).unwrap();
-        let names: Vec<String> = read(&path).unwrap().tensors.into_iter().map(|t| t.name).collect();
-        for expected in ["0.weight", "1.running_mean", "1.num_batches_tracked", "3.weight", "3.bias"] {
-            assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+        let names: Vec<String> = read(&path)
+            .unwrap()
+            .tensors
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        for expected in [
+            "0.weight",
+            "1.running_mean",
+            "1.num_batches_tracked",
+            "3.weight",
+            "3.bias",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} missing from {names:?}"
+            );
         }
     }
 
@@ -128,7 +139,10 @@ mod tests {
         let mut named = read(&path).unwrap();
         named.metadata.clear();
         let err = named.into_model(other, &path, &Device::flex()).unwrap_err();
-        assert!(err.to_string().contains("`3.weight` has shape [1, 8]"), "{err}");
+        assert!(
+            err.to_string().contains("`3.weight` has shape [1, 8]"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -140,7 +154,10 @@ mod tests {
             let bytes = std::fs::read(&path).unwrap();
             std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
             let err = load(&path, &Device::flex()).unwrap_err();
-            assert!(matches!(err, CheckpointError::Corrupt { .. }), "{name}: {err}");
+            assert!(
+                matches!(err, CheckpointError::Corrupt { .. }),
+                "{name}: {err}"
+            );
             assert!(err.to_string().contains(name));
         }
         let err = load(&dir.path().join("m.pt"), &Device::flex()).unwrap_err();

@@ -53,7 +53,13 @@ impl NamedTensors {
     pub fn from_model(model: &Model) -> Self {
         let m = model.members();
         let layout = model.layout();
-        let prefix = |member: usize| if m == 1 { String::new() } else { format!("members.{member}.") };
+        let prefix = |member: usize| {
+            if m == 1 {
+                String::new()
+            } else {
+                format!("members.{member}.")
+            }
+        };
         let params: Vec<Vec<f32>> = model.params().iter().map(|t| to_f32(t.clone())).collect();
         let buffers: Vec<Vec<f32>> = model.buffers().iter().map(|t| to_f32(t.clone())).collect();
         let mut tensors = Vec::new();
@@ -84,7 +90,10 @@ impl NamedTensors {
             }
         }
         let metadata = BTreeMap::from([
-            (SPEC_KEY.to_string(), serde_json::to_string(model.spec()).expect("a spec serialises")),
+            (
+                SPEC_KEY.to_string(),
+                serde_json::to_string(model.spec()).expect("a spec serialises"),
+            ),
             (MEMBERS_KEY.to_string(), m.to_string()),
             // safetensors readers in PyTorch look for this key.
             ("format".to_string(), "pt".to_string()),
@@ -107,16 +116,39 @@ impl NamedTensors {
 
     /// A model of `spec` from these tensors; every tensor the spec needs must be present with
     /// its exact shape, and no other parameter may be (a partial load is never silent).
-    pub fn into_model(self, spec: ModelSpec, path: &Path, device: &Device) -> Result<Model, CheckpointError> {
-        let mismatch = |reason: String| CheckpointError::Mismatch { path: path.to_path_buf(), reason };
-        let members: usize = self.metadata.get(MEMBERS_KEY).and_then(|m| m.parse().ok()).unwrap_or(1);
+    pub fn into_model(
+        self,
+        spec: ModelSpec,
+        path: &Path,
+        device: &Device,
+    ) -> Result<Model, CheckpointError> {
+        let mismatch = |reason: String| CheckpointError::Mismatch {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let members: usize = self
+            .metadata
+            .get(MEMBERS_KEY)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(1);
         let layout = crate::model::Layout::build(&spec).map_err(|e| mismatch(e.to_string()))?;
-        let mut by_name: BTreeMap<String, NamedTensor> =
-            self.tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
-        let prefix = |member: usize| if members == 1 { String::new() } else { format!("members.{member}.") };
+        let mut by_name: BTreeMap<String, NamedTensor> = self
+            .tensors
+            .into_iter()
+            .map(|t| (t.name.clone(), t))
+            .collect();
+        let prefix = |member: usize| {
+            if members == 1 {
+                String::new()
+            } else {
+                format!("members.{member}.")
+            }
+        };
         let mut take = |name: String, shape: &[usize]| -> Result<Vec<f32>, CheckpointError> {
             let tensor = by_name.remove(&name).ok_or_else(|| {
-                mismatch(format!("tensor `{name}` is missing: the checkpoint is of another architecture"))
+                mismatch(format!(
+                    "tensor `{name}` is missing: the checkpoint is of another architecture"
+                ))
             })?;
             if tensor.shape != shape {
                 return Err(mismatch(format!(
@@ -126,7 +158,9 @@ impl NamedTensors {
             }
             match tensor.values {
                 Values::F32(v) => Ok(v),
-                Values::I64(_) => Err(mismatch(format!("tensor `{name}` holds integers, not weights"))),
+                Values::I64(_) => Err(mismatch(format!(
+                    "tensor `{name}` holds integers, not weights"
+                ))),
             }
         };
         let mut params = vec![Vec::new(); layout.params.len()];
@@ -140,9 +174,15 @@ impl NamedTensors {
                 values.extend(take(format!("{p}{}", entry.name), &[entry.len])?);
             }
         }
-        if let Some(extra) = by_name.keys().find(|name| !name.ends_with("num_batches_tracked")) {
-            return Err(mismatch(format!("tensor `{extra}` is not part of the spec: the checkpoint is of another architecture")));
+        if let Some(extra) = by_name
+            .keys()
+            .find(|name| !name.ends_with("num_batches_tracked"))
+        {
+            return Err(mismatch(format!(
+                "tensor `{extra}` is not part of the spec: the checkpoint is of another architecture"
+            )));
         }
-        Model::from_values(spec, members, params, buffers, device).map_err(|e| mismatch(e.to_string()))
+        Model::from_values(spec, members, params, buffers, device)
+            .map_err(|e| mismatch(e.to_string()))
     }
 }

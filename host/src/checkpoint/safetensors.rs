@@ -14,12 +14,23 @@ pub fn encode(named: &NamedTensors) -> Vec<u8> {
         .tensors
         .iter()
         .map(|t| match &t.values {
-            Values::F32(v) => (t.name.clone(), Dtype::F32, t.shape.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Values::I64(v) => (t.name.clone(), Dtype::I64, t.shape.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            Values::F32(v) => (
+                t.name.clone(),
+                Dtype::F32,
+                t.shape.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+            Values::I64(v) => (
+                t.name.clone(),
+                Dtype::I64,
+                t.shape.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
         })
         .collect();
     let views = bytes.iter().map(|(name, dtype, shape, data)| {
-        let view = TensorView::new(*dtype, shape.clone(), data).expect("sizes agree by construction");
+        let view =
+            TensorView::new(*dtype, shape.clone(), data).expect("sizes agree by construction");
         (name.clone(), view)
     });
     let metadata: HashMap<String, String> = named.metadata.clone().into_iter().collect();
@@ -28,21 +39,44 @@ pub fn encode(named: &NamedTensors) -> Vec<u8> {
 
 /// The tensors of a safetensors file's bytes (`path` names it in errors).
 pub fn decode(bytes: &[u8], path: &Path) -> Result<NamedTensors, CheckpointError> {
-    let corrupt = |reason: String| CheckpointError::Corrupt { path: path.to_path_buf(), format: "safetensors", reason };
+    let corrupt = |reason: String| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        format: "safetensors",
+        reason,
+    };
     let file = SafeTensors::deserialize(bytes).map_err(|e| corrupt(e.to_string()))?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(e.to_string()))?;
-    let metadata: BTreeMap<String, String> = header.metadata().clone().unwrap_or_default().into_iter().collect();
+    let metadata: BTreeMap<String, String> = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let mut tensors = Vec::new();
     for (name, view) in file.tensors() {
         let data = view.data();
         let values = match view.dtype() {
-            Dtype::F32 => Values::F32(data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
-            Dtype::I64 => Values::I64(
-                data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+            Dtype::F32 => Values::F32(
+                data.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
             ),
-            other => return Err(corrupt(format!("tensor `{name}` is {other:?}; coevo reads f32 weights"))),
+            Dtype::I64 => Values::I64(
+                data.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect(),
+            ),
+            other => {
+                return Err(corrupt(format!(
+                    "tensor `{name}` is {other:?}; coevo reads f32 weights"
+                )));
+            }
         };
-        tensors.push(NamedTensor { name, shape: view.shape().to_vec(), values });
+        tensors.push(NamedTensor {
+            name,
+            shape: view.shape().to_vec(),
+            values,
+        });
     }
     Ok(NamedTensors { tensors, metadata })
 }

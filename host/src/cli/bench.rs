@@ -72,7 +72,10 @@ struct BenchResult {
 pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
     let BenchCommand::Train(args) = command;
     let largest = args.batch_sizes.iter().copied().max().unwrap_or(128);
-    let mut dataset = args.data.load().with_context(|| format!("loading {}", args.data))?;
+    let mut dataset = args
+        .data
+        .load()
+        .with_context(|| format!("loading {}", args.data))?;
     // Four distinct batches of the largest size are enough to cycle through.
     dataset.truncate(Some(largest * 4), Some(16));
     let spec = preset(&args.model, &dataset.sample_shape, dataset.outputs())?;
@@ -95,18 +98,40 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
             let spec_file = tempfile_with(&spec.to_json())?;
             for &batch in &args.batch_sizes {
                 let timing = time_pytorch(python, spec_file.path(), &args, batch)?;
-                tracing::info!("pytorch {} batch {batch}: {:.2} ms/step", args.torch_device, timing.median_step_seconds * 1e3);
+                tracing::info!(
+                    "pytorch {} batch {batch}: {:.2} ms/step",
+                    args.torch_device,
+                    timing.median_step_seconds * 1e3
+                );
                 timings.push(timing);
             }
         }
-        None => tracing::warn!("no --torch-python (or COEVO_TORCH_PYTHON): PyTorch reference skipped"),
+        None => {
+            tracing::warn!("no --torch-python (or COEVO_TORCH_PYTHON): PyTorch reference skipped")
+        }
     }
     let ratios = ratios(&timings);
-    let result = BenchResult { command: "bench train", model: args.model.clone(), threads: rayon_threads(), timings, ratios };
+    let result = BenchResult {
+        command: "bench train",
+        model: args.model.clone(),
+        threads: rayon_threads(),
+        timings,
+        ratios,
+    };
     output::emit(global.json, &result, |r| {
-        println!("{:<8} {:<8} {:>6} {:>12} {:>12}", "", "device", "batch", "ms/step", "samples/s");
+        println!(
+            "{:<8} {:<8} {:>6} {:>12} {:>12}",
+            "", "device", "batch", "ms/step", "samples/s"
+        );
         for t in &r.timings {
-            println!("{:<8} {:<8} {:>6} {:>12.2} {:>12.0}", t.framework, t.device, t.batch_size, t.median_step_seconds * 1e3, t.samples_per_second);
+            println!(
+                "{:<8} {:<8} {:>6} {:>12.2} {:>12.0}",
+                t.framework,
+                t.device,
+                t.batch_size,
+                t.median_step_seconds * 1e3,
+                t.samples_per_second
+            );
         }
         for (device, batch, ratio) in &r.ratios {
             println!("coevo {device} / pytorch at batch {batch}: {ratio:.2}x the time per step");
@@ -114,13 +139,24 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
     })
 }
 
-fn time_coevo(dataset: &coevo::data::Dataset, spec: &coevo::model::ModelSpec, device: ComputeDevice, batch: usize, args: &TrainBenchArgs) -> anyhow::Result<f64> {
+fn time_coevo(
+    dataset: &coevo::data::Dataset,
+    spec: &coevo::model::ModelSpec,
+    device: ComputeDevice,
+    batch: usize,
+    args: &TrainBenchArgs,
+) -> anyhow::Result<f64> {
     let burn_device = device.to_burn()?;
     let data = ResidentData::upload(dataset, &[], Normalise::None, &burn_device);
     let mut model = Model::new(spec.clone(), &burn_device, 0)?;
     let config = TrainConfig {
         batch_size: batch,
-        optimizer: OptimizerConfig::Sgd { lr: 0.01, momentum: 0.9, weight_decay: 5e-4, nesterov: false },
+        optimizer: OptimizerConfig::Sgd {
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            nesterov: false,
+        },
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(config, dataset.task)?;
@@ -142,23 +178,45 @@ fn time_coevo(dataset: &coevo::data::Dataset, spec: &coevo::model::ModelSpec, de
     Ok(median(times))
 }
 
-fn time_pytorch(python: &PathBuf, spec: &std::path::Path, args: &TrainBenchArgs, batch: usize) -> anyhow::Result<Timing> {
+fn time_pytorch(
+    python: &PathBuf,
+    spec: &std::path::Path,
+    args: &TrainBenchArgs,
+    batch: usize,
+) -> anyhow::Result<Timing> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/torch_reference.py");
     let data = args.data.path.display().to_string();
     let out = Command::new(python)
         .args([script, "train-bench", "--spec"])
         .arg(spec)
         .args(["--data", &data, "--batch-size", &batch.to_string()])
-        .args(["--steps", &args.steps.to_string(), "--warmup", &args.warmup.to_string()])
-        .args(["--threads", &rayon_threads().to_string(), "--device", &args.torch_device])
+        .args([
+            "--steps",
+            &args.steps.to_string(),
+            "--warmup",
+            &args.warmup.to_string(),
+        ])
+        .args([
+            "--threads",
+            &rayon_threads().to_string(),
+            "--device",
+            &args.torch_device,
+        ])
         .output()
         .with_context(|| format!("running {}", python.display()))?;
     if !out.status.success() {
-        bail!("PyTorch reference failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "PyTorch reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().last().context("the PyTorch reference printed nothing")?;
-    let mut timing: Timing = serde_json::from_str(line).context("reading the PyTorch reference's result")?;
+    let line = stdout
+        .lines()
+        .last()
+        .context("the PyTorch reference printed nothing")?;
+    let mut timing: Timing =
+        serde_json::from_str(line).context("reading the PyTorch reference's result")?;
     timing.framework = "pytorch".into();
     Ok(timing)
 }
@@ -168,8 +226,14 @@ fn ratios(timings: &[Timing]) -> Vec<(String, usize, f64)> {
         .iter()
         .filter(|t| t.framework == "coevo")
         .filter_map(|t| {
-            let torch = timings.iter().find(|p| p.framework == "pytorch" && p.batch_size == t.batch_size)?;
-            Some((t.device.clone(), t.batch_size, t.median_step_seconds / torch.median_step_seconds))
+            let torch = timings
+                .iter()
+                .find(|p| p.framework == "pytorch" && p.batch_size == t.batch_size)?;
+            Some((
+                t.device.clone(),
+                t.batch_size,
+                t.median_step_seconds / torch.median_step_seconds,
+            ))
         })
         .collect()
 }

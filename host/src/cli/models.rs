@@ -38,21 +38,38 @@ pub fn run(command: ModelsCommand, global: &Global) -> anyhow::Result<()> {
             let entries = PRESETS
                 .iter()
                 .map(|&(name, description)| {
-                    let input = if name == "cnn1d" { vec![1, 7503] } else { vec![3, 32, 32] };
+                    let input = if name == "cnn1d" {
+                        vec![1, 7503]
+                    } else {
+                        vec![3, 32, 32]
+                    };
                     let spec = preset(name, &input, 10)?;
-                    Ok(Entry { name, description, params: Layout::build(&spec)?.param_count(), input })
+                    Ok(Entry {
+                        name,
+                        description,
+                        params: Layout::build(&spec)?.param_count(),
+                        input,
+                    })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             output::emit(global.json, &entries, |entries| {
                 for e in entries {
-                    println!("{:<9} {:>10} params on {:?}  {}", e.name, e.params, e.input, e.description);
+                    println!(
+                        "{:<9} {:>10} params on {:?}  {}",
+                        e.name, e.params, e.input, e.description
+                    );
                 }
             })
         }
-        ModelsCommand::Show { name, input, outputs } => {
+        ModelsCommand::Show {
+            name,
+            input,
+            outputs,
+        } => {
             let spec = preset(&name, &input, outputs)?;
             let layout = Layout::build(&spec).context("building the preset")?;
-            let result = serde_json::json!({ "name": name, "params": layout.param_count(), "spec": spec });
+            let result =
+                serde_json::json!({ "name": name, "params": layout.param_count(), "spec": spec });
             output::emit(global.json, &result, |_| {
                 println!("{}", spec.to_json());
                 println!("{} parameters", layout.param_count());

@@ -5,9 +5,12 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use coevo::data::{Augment, DataSource, DatasetInfo, Normalise, ResidentData, Task};
+use coevo::data::{Augment, DataSource, DatasetInfo, Normalise, ResidentData};
 use coevo::model::{Model, ModelSpec, preset};
-use coevo::train::{EpochSummary, EvalOptions, Evaluation, OptimizerConfig, Schedule, TrainConfig, Trainer, evaluate, fit, loss};
+use coevo::train::{
+    EpochSummary, EvalOptions, Evaluation, OptimizerConfig, Schedule, TrainConfig, Trainer,
+    evaluate, fit, loss,
+};
 use coevo::{ComputeDevice, checkpoint, seed};
 use serde::Serialize;
 
@@ -28,12 +31,12 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 1)]
     epochs: usize,
     /// Samples per step.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 64)]
     batch_size: usize,
     /// Optimiser.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Sgd)]
     optimizer: OptimizerKind,
-    /// Learning rate (default 0.01 for SGD, 0.001 for Adam).
+    /// Learning rate (default 0.05 for SGD, 0.001 for Adam).
     #[arg(long)]
     lr: Option<f64>,
     /// SGD momentum.
@@ -43,7 +46,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 5e-4)]
     weight_decay: f64,
     /// Learning-rate schedule.
-    #[arg(long, value_enum, default_value_t = ScheduleKind::Constant)]
+    #[arg(long, value_enum, default_value_t = ScheduleKind::Cosine)]
     schedule: ScheduleKind,
     /// Random crop (padding 4) and horizontal flip of training images.
     #[arg(long)]
@@ -102,35 +105,56 @@ struct TrainResult {
 pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     let started = Instant::now();
     let device = args.device.to_burn()?;
-    let mut dataset = args.data.load().with_context(|| format!("loading {}", args.data))?;
+    let mut dataset = args
+        .data
+        .load()
+        .with_context(|| format!("loading {}", args.data))?;
     dataset.truncate(args.limit_train, args.limit_test);
     let info = DatasetInfo::from(&dataset);
-    tracing::info!("{}: {} training and {} test samples of shape {:?}", info.name, info.train, info.test, info.sample_shape);
+    tracing::info!(
+        "{}: {} training and {} test samples of shape {:?}",
+        info.name,
+        info.train,
+        info.test,
+        info.sample_shape
+    );
 
     let holdout = coevo::data::Holdout::Fraction(args.validation);
     let labels = match &dataset.train.targets {
         coevo::data::Targets::Classes(labels) => Some(labels.as_slice()),
         coevo::data::Targets::Values(_) => None,
     };
-    let splits = coevo::data::Splits::new(dataset.train.len(), holdout, seed::derive(args.seed, "split", 0), labels)
-        .context("--validation")?;
+    let splits = coevo::data::Splits::new(
+        dataset.train.len(),
+        holdout,
+        seed::derive(args.seed, "split", 0),
+        labels,
+    )
+    .context("--validation")?;
     let data = ResidentData::upload(&dataset, &splits.validation, Normalise::Auto, &device);
 
     let mut spec = match &args.spec {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             ModelSpec::from_json(&text).with_context(|| format!("{}", path.display()))?
         }
         None => preset(&args.model, &dataset.sample_shape, dataset.outputs())?,
     };
-    if dataset.task == Task::Regression {
-        if let coevo::data::Targets::Values(values) = &data.train.host_targets {
-            spec.target_scale = Some(loss::target_scale(values));
-        }
+    // Regression heads learn standardised targets; the scale comes from the training part.
+    if let coevo::data::Targets::Values(values) = &data.train.host_targets {
+        spec.target_scale = Some(loss::target_scale(values));
     }
     let mut model = Model::new(spec, &device, seed::derive(args.seed, "model", 0))?;
-    let name = args.spec.as_ref().map_or(args.model.clone(), |p| p.display().to_string());
-    tracing::info!("{name}: {} parameters on {}", model.param_count(), args.device);
+    let name = args
+        .spec
+        .as_ref()
+        .map_or(args.model.clone(), |p| p.display().to_string());
+    tracing::info!(
+        "{name}: {} parameters on {}",
+        model.param_count(),
+        args.device
+    );
 
     let config = train_config(&args, &dataset.sample_shape)?;
     let mut trainer = Trainer::new(config, dataset.task)?;
@@ -150,7 +174,11 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
         },
         &mut |summary| {
             bar.reset();
-            let validation = summary.validation.as_ref().map(|v| format!(", validation {:.4}", v.members[0].headline())).unwrap_or_default();
+            let validation = summary
+                .validation
+                .as_ref()
+                .map(|v| format!(", validation {:.4}", v.members[0].headline()))
+                .unwrap_or_default();
             tracing::info!(
                 "epoch {}: loss {:.4}{validation}, {:.0} samples/s",
                 summary.epoch,
@@ -162,7 +190,12 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     // The test split is read once, here, for the final report.
-    let test = evaluate(&model, data.test_for_final_report(), trainer.loss(), EvalOptions::default())?;
+    let test = evaluate(
+        &model,
+        data.test_for_final_report(),
+        trainer.loss(),
+        EvalOptions::default(),
+    )?;
     if let Some(path) = &args.save {
         checkpoint::save(&model, path)?;
         tracing::info!("saved {}", path.display());
@@ -184,8 +217,20 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     output::emit(global.json, &result, |r| {
         let m = &r.test.members[0];
         match (m.accuracy, m.mae) {
-            (Some(acc), _) => println!("test accuracy {:.2} % (loss {:.4}) after {} epochs in {:.1} s", acc * 100.0, m.loss, r.epochs.len(), r.seconds),
-            (None, Some(mae)) => println!("test MAE {mae:.3}, RMSE {:.3}, R² {:.3} after {} epochs in {:.1} s", m.rmse.unwrap_or(f64::NAN), m.r2.unwrap_or(f64::NAN), r.epochs.len(), r.seconds),
+            (Some(acc), _) => println!(
+                "test accuracy {:.2} % (loss {:.4}) after {} epochs in {:.1} s",
+                acc * 100.0,
+                m.loss,
+                r.epochs.len(),
+                r.seconds
+            ),
+            (None, Some(mae)) => println!(
+                "test MAE {mae:.3}, RMSE {:.3}, R² {:.3} after {} epochs in {:.1} s",
+                m.rmse.unwrap_or(f64::NAN),
+                m.r2.unwrap_or(f64::NAN),
+                r.epochs.len(),
+                r.seconds
+            ),
             _ => println!("test loss {:.4}", m.loss),
         }
     })
@@ -194,7 +239,7 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
 fn train_config(args: &TrainArgs, sample_shape: &[usize]) -> anyhow::Result<TrainConfig> {
     let optimizer = match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd {
-            lr: args.lr.unwrap_or(0.01),
+            lr: args.lr.unwrap_or(0.05),
             momentum: args.momentum,
             weight_decay: args.weight_decay,
             nesterov: false,
@@ -210,7 +255,10 @@ fn train_config(args: &TrainArgs, sample_shape: &[usize]) -> anyhow::Result<Trai
     let schedule = match args.schedule {
         ScheduleKind::Constant => Schedule::Constant,
         ScheduleKind::Cosine => Schedule::Cosine { min_lr: 0.0 },
-        ScheduleKind::Step => Schedule::Step { every: (args.epochs / 3).max(1), gamma: 0.1 },
+        ScheduleKind::Step => Schedule::Step {
+            every: (args.epochs / 3).max(1),
+            gamma: 0.1,
+        },
     };
     if args.augment && sample_shape.len() != 3 {
         bail!("--augment applies to images; this data set's samples have shape {sample_shape:?}");
@@ -221,7 +269,11 @@ fn train_config(args: &TrainArgs, sample_shape: &[usize]) -> anyhow::Result<Trai
         optimizer,
         schedule,
         loss: None,
-        augment: if args.augment { Augment::cifar() } else { Augment::default() },
+        augment: if args.augment {
+            Augment::cifar()
+        } else {
+            Augment::default()
+        },
         seed: seed::derive(args.seed, "train", 0),
     })
 }

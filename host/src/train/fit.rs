@@ -43,7 +43,12 @@ pub fn fit(
         let seconds = start.elapsed().as_secs_f64();
         let samples = report.steps * trainer.config().batch_size.min(data.train.len());
         let validation = match &data.validation {
-            Some(split) => Some(evaluate(model, split, trainer.loss(), EvalOptions::default())?),
+            Some(split) => Some(evaluate(
+                model,
+                split,
+                trainer.loss(),
+                EvalOptions::default(),
+            )?),
             None => None,
         };
         let summary = EpochSummary {

@@ -282,8 +282,9 @@ impl Trainer {
         })
     }
 
-    /// One optimiser step on `batch`; returns the per-member mean loss `[M]`, still on the device.
-    fn step_once(
+    /// One optimiser step on the samples `batch` of `data` at learning rate `lr`; returns the
+    /// per-member mean loss `[M]`, still on the device (reading it would wait for the device).
+    pub fn train_step(
         &mut self,
         model: &mut Model,
         data: &DeviceSplit,

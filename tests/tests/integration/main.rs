@@ -1,4 +1,7 @@
 //! Integration tests of coevo as a whole, in one test binary.
 
+// Helper functions of tests unwrap as the tests do: a failure is the test failing.
+#![allow(clippy::unwrap_used)]
+
 mod torch_roundtrip;
 mod training;

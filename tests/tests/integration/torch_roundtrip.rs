@@ -23,7 +23,17 @@ fn safetensors_round_trip_with_pytorch() {
         .buffers
         .iter()
         .enumerate()
-        .map(|(i, b)| (0..b.len).map(|k| if b.name.ends_with("var") { 0.5 + (k % 7) as f32 * 0.1 } else { (i + k) as f32 * 0.01 }).collect())
+        .map(|(i, b)| {
+            (0..b.len)
+                .map(|k| {
+                    if b.name.ends_with("var") {
+                        0.5 + (k % 7) as f32 * 0.1
+                    } else {
+                        (i + k) as f32 * 0.01
+                    }
+                })
+                .collect()
+        })
         .collect();
     let params: Vec<Vec<f32>> = base.params().iter().map(|p| to_f32(p.clone())).collect();
     let model = Model::from_values(spec.clone(), 1, params, buffers, &device).unwrap();
@@ -32,25 +42,40 @@ fn safetensors_round_trip_with_pytorch() {
 
     let x = Tensor::<2>::random([5, 3 * 12 * 12], Distribution::Normal(0.0, 1.0), &device);
     let input = NamedTensors {
-        tensors: vec![NamedTensor { name: "x".into(), shape: vec![5, 3, 12, 12], values: Values::F32(to_f32(x.clone())) }],
+        tensors: vec![NamedTensor {
+            name: "x".into(),
+            shape: vec![5, 3, 12, 12],
+            values: Values::F32(to_f32(x.clone())),
+        }],
         metadata: BTreeMap::new(),
     };
     let input_path = dir.path().join("x.safetensors");
     checkpoint::write(&input, &input_path).unwrap();
     let spec_path = dir.path().join("spec.json");
     std::fs::write(&spec_path, spec.to_json()).unwrap();
-    let (output, state) = (dir.path().join("y.safetensors"), dir.path().join("torch.safetensors"));
+    let (output, state) = (
+        dir.path().join("y.safetensors"),
+        dir.path().join("torch.safetensors"),
+    );
     let status = Command::new(python)
         .arg(repo_root().join("tools/torch_reference.py"))
         .arg("roundtrip")
-        .arg("--spec").arg(&spec_path)
-        .arg("--weights").arg(&weights)
-        .arg("--input").arg(&input_path)
-        .arg("--output").arg(&output)
-        .arg("--state").arg(&state)
+        .arg("--spec")
+        .arg(&spec_path)
+        .arg("--weights")
+        .arg(&weights)
+        .arg("--input")
+        .arg(&input_path)
+        .arg("--output")
+        .arg(&output)
+        .arg("--state")
+        .arg(&state)
         .status()
         .unwrap();
-    assert!(status.success(), "PyTorch could not load coevo's checkpoint strictly");
+    assert!(
+        status.success(),
+        "PyTorch could not load coevo's checkpoint strictly"
+    );
 
     // PyTorch's outputs agree with coevo's on the same weights.
     let torch_y = match &checkpoint::read(&output).unwrap().tensors[0].values {
@@ -60,12 +85,21 @@ fn safetensors_round_trip_with_pytorch() {
     let ours = to_f32(model.predict(x));
     assert_eq!(ours.len(), torch_y.len());
     for (a, b) in ours.iter().zip(&torch_y) {
-        assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "coevo {a} vs PyTorch {b}");
+        assert!(
+            (a - b).abs() < 1e-3 * (1.0 + b.abs()),
+            "coevo {a} vs PyTorch {b}"
+        );
     }
     // PyTorch's state dict, every weight doubled there, loads back into coevo.
     let back = checkpoint::load_as(&state, &spec, &device).unwrap();
     for (a, b) in back.flat_params().iter().zip(model.flat_params()) {
         assert!((a - 2.0 * b).abs() < 1e-6);
     }
-    assert_eq!(to_f32(back.buffers()[1].clone()), to_f32(model.buffers()[1].clone()).iter().map(|v| v * 2.0).collect::<Vec<_>>());
+    assert_eq!(
+        to_f32(back.buffers()[1].clone()),
+        to_f32(model.buffers()[1].clone())
+            .iter()
+            .map(|v| v * 2.0)
+            .collect::<Vec<_>>()
+    );
 }

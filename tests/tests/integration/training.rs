@@ -3,13 +3,19 @@
 use std::str::FromStr;
 
 use burn::tensor::Device;
-use coevo::data::{Augment, DataSource, Dataset, Normalise, ResidentData};
+use coevo::data::{
+    Augment, DataSource, Dataset, Inputs, Normalise, ResidentData, Samples, Targets, Task,
+};
 use coevo::model::{Model, ModelSpec};
 use coevo::train::{EvalOptions, OptimizerConfig, TrainConfig, TrainError, Trainer, evaluate, fit};
 use coevo_tests::bundled_fashion_mnist;
 
 fn bundled(train: usize, test: usize) -> Dataset {
-    let source = DataSource::from_str(&format!("fashion-mnist={}", bundled_fashion_mnist().display())).unwrap();
+    let source = DataSource::from_str(&format!(
+        "fashion-mnist={}",
+        bundled_fashion_mnist().display()
+    ))
+    .unwrap();
     let mut data = source.load().unwrap();
     data.truncate(Some(train), Some(test));
     data
@@ -34,20 +40,39 @@ fn run(seed: u64) -> (String, Vec<f32>) {
     let config = TrainConfig {
         epochs: 2,
         batch_size: 50,
-        augment: Augment { crop_padding: 2, flip: true },
+        augment: Augment {
+            crop_padding: 2,
+            flip: true,
+        },
         seed,
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(config, data.task).unwrap();
-    let epochs = fit(&mut model, &mut trainer, &resident, &mut |_| {}, &mut |_| {}).unwrap();
-    let test = evaluate(&model, resident.test_for_final_report(), trainer.loss(), EvalOptions::default()).unwrap();
+    let epochs = fit(
+        &mut model,
+        &mut trainer,
+        &resident,
+        &mut |_| {},
+        &mut |_| {},
+    )
+    .unwrap();
+    let test = evaluate(
+        &model,
+        resident.test_for_final_report(),
+        trainer.loss(),
+        EvalOptions::default(),
+    )
+    .unwrap();
     let mut epochs = serde_json::to_value(&epochs).unwrap();
     // Wall-clock figures are the only thing allowed to differ.
     for epoch in epochs.as_array_mut().unwrap() {
         epoch["seconds"] = 0.into();
         epoch["samples_per_second"] = 0.into();
     }
-    (format!("{epochs} {}", serde_json::to_string(&test).unwrap()), model.flat_params())
+    (
+        format!("{epochs} {}", serde_json::to_string(&test).unwrap()),
+        model.flat_params(),
+    )
 }
 
 #[test]
@@ -63,18 +88,67 @@ fn one_seed_gives_identical_metrics_on_cpu() {
 #[test]
 fn a_diverging_run_reports_its_step_and_keeps_the_last_good_model() {
     let device = Device::flex();
-    let data = bundled(600, 100);
+    // Regression with squared error and a far too large step: the loss grows geometrically
+    // until it overflows.
+    let n = 200;
+    let inputs: Vec<f32> = (0..n * 8)
+        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0)
+        .collect();
+    let targets: Vec<f32> = (0..n).map(|i| (i % 10) as f32).collect();
+    let samples = Samples {
+        inputs: Inputs::F32(inputs),
+        targets: Targets::Values(targets),
+        coarse: None,
+    };
+    let data = Dataset {
+        name: "synthetic".into(),
+        task: Task::Regression,
+        sample_shape: vec![8],
+        class_names: vec![],
+        train: samples.clone(),
+        test: samples,
+    };
     let resident = ResidentData::upload(&data, &[], Normalise::Auto, &device);
-    let mut model = Model::new(spec(), &device, 1).unwrap();
+    let linear =
+        ModelSpec::from_json(r#"{"input":[8],"layers":[{"type":"linear","out":1}]}"#).unwrap();
+    let mut model = Model::new(linear, &device, 1).unwrap();
     let config = TrainConfig {
+        epochs: 20,
         batch_size: 20,
-        optimizer: OptimizerConfig::Sgd { lr: 1e12, momentum: 0.9, weight_decay: 0.0, nesterov: false },
+        optimizer: OptimizerConfig::Sgd {
+            lr: 10.0,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            nesterov: false,
+        },
         ..TrainConfig::default()
     };
     let mut trainer = Trainer::new(config, data.task).unwrap();
-    let err = trainer.run_epoch(&mut model, &resident.train, None, &mut |_| {}).unwrap_err();
-    let TrainError::NonFinite { step, last_good_step, .. } = err else { panic!("expected a non-finite loss, got {err}") };
-    assert!(step > last_good_step && step <= 30, "step {step}, last good {last_good_step}");
-    assert!(err.to_string().contains(&format!("at step {step}")));
-    assert!(model.flat_params().iter().all(|v| v.is_finite()), "the model is the last good one");
+    let err = loop {
+        match trainer.run_epoch(&mut model, &resident.train, None, &mut |_| {}) {
+            Ok(report) => assert!(report.epoch < 20, "the loss never overflowed: {report:?}"),
+            Err(err) => break err,
+        }
+    };
+    let TrainError::NonFinite {
+        step,
+        last_good_step,
+        ..
+    } = err
+    else {
+        panic!("expected a non-finite loss, got {err}")
+    };
+    assert!(
+        step > last_good_step,
+        "step {step}, last good {last_good_step}"
+    );
+    assert!(
+        err.to_string().contains(&format!("at step {step}")),
+        "{err}"
+    );
+    assert!(
+        model.flat_params().iter().all(|v| v.is_finite()),
+        "the model is the last good one"
+    );
+    assert_eq!(trainer.state().step, last_good_step);
 }

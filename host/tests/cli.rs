@@ -1,0 +1,127 @@
+//! The `coevo` command as a user meets it: results as JSON, errors that name what is wrong.
+
+#![allow(clippy::unwrap_used)]
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn coevo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_coevo"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args(args)
+        .output()
+        .expect("the coevo binary runs")
+}
+
+/// The JSON object on the last line of standard output.
+fn last_json(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| {
+        panic!(
+            "last line is not JSON ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn lenet5_learns_the_bundled_fashion_mnist_in_two_epochs() {
+    let out = coevo(&[
+        "train",
+        "--model",
+        "lenet5",
+        "--data",
+        "fashion-mnist=data/fashion-mnist-10k",
+        "--epochs",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = last_json(&out);
+    let accuracy = result["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy >= 0.80, "test accuracy {accuracy}");
+    assert_eq!(result["params"], 61_706);
+    assert_eq!(result["epochs"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_missing_data_folder_is_named_in_the_error() {
+    let out = coevo(&["train", "--data", "cifar10=no/such/folder", "--json"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no/such/folder"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_data_kind_lists_the_kinds() {
+    let out = coevo(&["train", "--data", "imagenet=x"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cifar10") && stderr.contains("methylation"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_command_answers_json() {
+    for args in [
+        &["models", "list", "--json"][..],
+        &["models", "show", "resnet20", "--json"],
+        &[
+            "data",
+            "info",
+            "fashion-mnist=data/fashion-mnist-10k",
+            "--json",
+        ],
+    ] {
+        let out = coevo(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let value = last_json(&out);
+        assert!(value.is_object() || value.is_array(), "{args:?}");
+    }
+    let info = last_json(&coevo(&[
+        "data",
+        "info",
+        "fashion-mnist=data/fashion-mnist-10k",
+        "--json",
+    ]));
+    assert_eq!(info["train"], 10_000);
+    assert_eq!(
+        info["test_per_class"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum::<u64>(),
+        2_000
+    );
+}
+
+#[test]
+fn help_is_everywhere() {
+    for args in [
+        &["--help"][..],
+        &["train", "--help"],
+        &["data", "fetch", "--help"],
+        &["bench", "train", "--help"],
+        &["models", "--help"],
+    ] {
+        let out = coevo(args);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
