@@ -41,6 +41,10 @@ pub struct TrainBenchArgs {
     /// Untimed steps first.
     #[arg(long, default_value_t = 5)]
     warmup: usize,
+    /// Rounds: every configuration runs once per round, in turn, so that a machine whose speed
+    /// drifts slows all of them alike; ratios are taken round by round.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Python with torch for the PyTorch reference (skipped when absent).
     #[arg(long, env = "COEVO_TORCH_PYTHON")]
     torch_python: Option<PathBuf>,
@@ -59,11 +63,24 @@ struct Timing {
     samples_per_second: f64,
 }
 
+impl Timing {
+    fn new(framework: &str, device: String, batch_size: usize, seconds: f64) -> Self {
+        Self {
+            framework: framework.into(),
+            device,
+            batch_size,
+            median_step_seconds: seconds,
+            samples_per_second: batch_size as f64 / seconds,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct BenchResult {
     command: &'static str,
     model: String,
     threads: usize,
+    rounds: usize,
     timings: Vec<Timing>,
     /// coevo's median step time over PyTorch's, per device and batch size.
     ratios: Vec<(String, usize, f64)>,
@@ -79,46 +96,60 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
     // Four distinct batches of the largest size are enough to cycle through.
     dataset.truncate(Some(largest * 4), Some(16));
     let spec = preset(&args.model, &dataset.sample_shape, dataset.outputs())?;
-    let mut timings = Vec::new();
-    for &device in &args.devices {
-        for &batch in &args.batch_sizes {
-            let seconds = time_coevo(&dataset, &spec, device, batch, &args)?;
-            tracing::info!("coevo {device} batch {batch}: {:.2} ms/step", seconds * 1e3);
-            timings.push(Timing {
-                framework: "coevo".into(),
-                device: device.to_string(),
-                batch_size: batch,
-                median_step_seconds: seconds,
-                samples_per_second: batch as f64 / seconds,
-            });
-        }
+    let spec_file = tempfile_with(&spec.to_json())?;
+    if args.torch_python.is_none() {
+        tracing::warn!("no --torch-python (or COEVO_TORCH_PYTHON): PyTorch reference skipped");
     }
-    match &args.torch_python {
-        Some(python) => {
-            let spec_file = tempfile_with(&spec.to_json())?;
-            for &batch in &args.batch_sizes {
+    // rounds[r] holds every configuration's median step time in round r.
+    let mut rounds: Vec<Vec<Timing>> = Vec::with_capacity(args.rounds);
+    for round in 0..args.rounds.max(1) {
+        let mut timings = Vec::new();
+        for &batch in &args.batch_sizes {
+            for &device in &args.devices {
+                let seconds = time_coevo(&dataset, &spec, device, batch, &args)?;
+                tracing::info!(
+                    "round {round}: coevo {device} batch {batch}: {:.2} ms/step",
+                    seconds * 1e3
+                );
+                timings.push(Timing::new("coevo", device.to_string(), batch, seconds));
+            }
+            if let Some(python) = &args.torch_python {
                 let timing = time_pytorch(python, spec_file.path(), &args, batch)?;
                 tracing::info!(
-                    "pytorch {} batch {batch}: {:.2} ms/step",
-                    args.torch_device,
+                    "round {round}: pytorch batch {batch}: {:.2} ms/step",
                     timing.median_step_seconds * 1e3
                 );
                 timings.push(timing);
             }
         }
-        None => {
-            tracing::warn!("no --torch-python (or COEVO_TORCH_PYTHON): PyTorch reference skipped")
-        }
+        rounds.push(timings);
     }
-    let ratios = ratios(&timings);
+    let timings: Vec<Timing> = rounds[0]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            Timing::new(
+                &t.framework,
+                t.device.clone(),
+                t.batch_size,
+                median(rounds.iter().map(|r| r[i].median_step_seconds).collect()),
+            )
+        })
+        .collect();
+    let ratios = ratios(&rounds);
     let result = BenchResult {
         command: "bench train",
         model: args.model.clone(),
         threads: rayon_threads(),
+        rounds: rounds.len(),
         timings,
         ratios,
     };
     output::emit(global.json, &result, |r| {
+        println!(
+            "{} rounds of {} timed steps; medians over rounds",
+            r.rounds, args.steps
+        );
         println!(
             "{:<8} {:<8} {:>6} {:>12} {:>12}",
             "", "device", "batch", "ms/step", "samples/s"
@@ -134,7 +165,9 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
             );
         }
         for (device, batch, ratio) in &r.ratios {
-            println!("coevo {device} / pytorch at batch {batch}: {ratio:.2}x the time per step");
+            println!(
+                "coevo {device} / pytorch at batch {batch}: {ratio:.2}x the time per step (median of per-round ratios)"
+            );
         }
     })
 }
@@ -221,19 +254,22 @@ fn time_pytorch(
     Ok(timing)
 }
 
-fn ratios(timings: &[Timing]) -> Vec<(String, usize, f64)> {
-    timings
+/// coevo's time over PyTorch's, per device and batch size: the median of the rounds' ratios.
+fn ratios(rounds: &[Vec<Timing>]) -> Vec<(String, usize, f64)> {
+    let first = &rounds[0];
+    first
         .iter()
-        .filter(|t| t.framework == "coevo")
-        .filter_map(|t| {
-            let torch = timings
+        .enumerate()
+        .filter(|(_, t)| t.framework == "coevo")
+        .filter_map(|(i, t)| {
+            let j = first
                 .iter()
-                .find(|p| p.framework == "pytorch" && p.batch_size == t.batch_size)?;
-            Some((
-                t.device.clone(),
-                t.batch_size,
-                t.median_step_seconds / torch.median_step_seconds,
-            ))
+                .position(|p| p.framework == "pytorch" && p.batch_size == t.batch_size)?;
+            let per_round = rounds
+                .iter()
+                .map(|r| r[i].median_step_seconds / r[j].median_step_seconds)
+                .collect();
+            Some((t.device.clone(), t.batch_size, median(per_round)))
         })
         .collect()
 }
