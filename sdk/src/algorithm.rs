@@ -1,0 +1,115 @@
+//! The trait a plugin author implements, and what it reports.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::host::{Host, HostError};
+
+/// A failure inside a plugin, reported to the host with its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginError(pub String);
+
+impl std::fmt::Display for PluginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+impl From<HostError> for PluginError {
+    fn from(e: HostError) -> Self {
+        Self(format!("host call failed: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for PluginError {
+    fn from(e: serde_json::Error) -> Self {
+        Self(format!("JSON: {e}"))
+    }
+}
+
+impl From<String> for PluginError {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
+impl From<&str> for PluginError {
+    fn from(message: &str) -> Self {
+        Self(message.to_string())
+    }
+}
+
+/// A script function a plugin calls, and what it does without one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookInfo {
+    /// The function's name in the script.
+    pub name: String,
+    /// Its arguments, in words.
+    pub args: String,
+    /// What it returns.
+    pub returns: String,
+    /// What the plugin does when the script does not define it.
+    pub default: String,
+}
+
+impl HookInfo {
+    /// A hook description.
+    pub fn new(name: &str, args: &str, returns: &str, default: &str) -> Self {
+        Self {
+            name: name.into(),
+            args: args.into(),
+            returns: returns.into(),
+            default: default.into(),
+        }
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StepReport {
+    /// Whether the algorithm has finished.
+    pub done: bool,
+    /// Numbers worth logging (already logged by the SDK when it is a search).
+    #[serde(default)]
+    pub metrics: Value,
+    /// The outcome, once done (e.g. the best model's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+}
+
+/// An algorithm plugin: created from a validated config, stepped by the host, and
+/// snapshotted/restored between steps (for checkpoints and hot swaps).
+pub trait Algorithm: Sized + 'static {
+    /// The config, deserialised from the JSON the host validated against [`Algorithm::schema`].
+    type Config: DeserializeOwned;
+
+    /// Short name (`mega`, `random-search`).
+    const NAME: &'static str;
+    /// Version of the plugin.
+    const VERSION: &'static str;
+    /// One line on what it does.
+    const DESCRIPTION: &'static str;
+
+    /// JSON Schema of the config (the subset in the SDK README).
+    fn schema() -> Value;
+
+    /// The script hooks it calls.
+    fn hooks() -> Vec<HookInfo> {
+        Vec::new()
+    }
+
+    /// A new instance.
+    fn create(config: Self::Config, host: &Host) -> Result<Self, PluginError>;
+
+    /// One step: a generation, an epoch, whatever unit the algorithm checkpoints at.
+    fn step(&mut self, host: &Host) -> Result<StepReport, PluginError>;
+
+    /// The state, as JSON, from which [`Algorithm::restore`] continues exactly.
+    fn snapshot(&self) -> Result<Value, PluginError>;
+
+    /// Continues from a snapshot.
+    fn restore(&mut self, snapshot: Value, host: &Host) -> Result<(), PluginError>;
+}

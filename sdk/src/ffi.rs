@@ -1,0 +1,254 @@
+//! The raw C ABI: `#[repr(C)]` tables and `extern "C"` signatures, mirrored by
+//! `include/coevo.h`.
+//!
+//! Rules every item here follows:
+//! - Tables begin with `abi_major`, `abi_minor` and `size` (bytes), and grow only by appending
+//!   fields; a reader checks the version first and never reads past `size`.
+//! - Strings are UTF-8 and NUL-terminated; structured values are JSON strings; bulk numbers are
+//!   a pointer and a length.
+//! - A string one side allocates is freed by that side: strings from the host with
+//!   [`HostTable::free_string`], strings from a plugin with [`PluginDescriptor::free_string`].
+//! - Functions return a [`Status`]; on failure the host explains itself through
+//!   [`HostTable::last_error`], a plugin through its `error` out-parameter.
+//! - No panic or unwinding crosses: both sides catch it and return [`STATUS_PANIC`].
+
+use std::ffi::{c_char, c_void};
+
+/// Major version: a host loads only plugins of its own major.
+pub const ABI_MAJOR: u32 = 1;
+/// Minor version: a host loads plugins whose minor is at most its own.
+pub const ABI_MINOR: u32 = 0;
+/// The symbol every plugin exports, of type [`EntryFn`].
+pub const ENTRY_SYMBOL: &str = "coevo_plugin_entry";
+
+/// A function's outcome; 0 is success.
+pub type Status = i32;
+/// Success.
+pub const STATUS_OK: Status = 0;
+/// A failure explained by the accompanying message.
+pub const STATUS_ERROR: Status = 1;
+/// An argument was malformed (bad JSON, a null pointer, a wrong length).
+pub const STATUS_INVALID_ARGUMENT: Status = 2;
+/// The thing named does not exist (a model id, a hook).
+pub const STATUS_NOT_FOUND: Status = 3;
+/// The run was cancelled; stop at the next step boundary.
+pub const STATUS_CANCELLED: Status = 4;
+/// The callee panicked; the message says where.
+pub const STATUS_PANIC: Status = 5;
+/// The callee does not offer this (an optional ability).
+pub const STATUS_UNSUPPORTED: Status = 6;
+
+/// A model held by the host; 0 is never a valid id.
+pub type ModelId = u64;
+
+/// Blend coefficients: one per model.
+pub const BLEND_WHOLE: u32 = 0;
+/// Blend coefficients: one per model and parametric layer, model-major.
+pub const BLEND_PER_LAYER: u32 = 1;
+/// Blend coefficients: one per model and parameter, model-major.
+pub const BLEND_PER_ELEMENT: u32 = 2;
+
+/// Log levels of [`HostTable::log`].
+pub const LOG_ERROR: u32 = 0;
+/// Warning.
+pub const LOG_WARN: u32 = 1;
+/// Information.
+pub const LOG_INFO: u32 = 2;
+/// Debugging detail.
+pub const LOG_DEBUG: u32 = 3;
+
+/// Opaque host state passed back to every host function.
+pub type HostContext = c_void;
+
+/// The services the host offers a plugin (version 1.0). Every function takes `ctx` first.
+///
+/// JSON arguments and results are described in `sdk/README.md` and typed in [`crate::types`].
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+#[allow(missing_docs)] // each field is documented in include/coevo.h and the README
+pub struct HostTable {
+    pub abi_major: u32,
+    pub abi_minor: u32,
+    /// Bytes of this table as the host built it.
+    pub size: u32,
+    pub ctx: *mut HostContext,
+    /// The message of the last failed call on this thread; valid until the next call.
+    pub last_error: unsafe extern "C" fn(ctx: *mut HostContext) -> *const c_char,
+    /// Frees a string the host returned.
+    pub free_string: unsafe extern "C" fn(ctx: *mut HostContext, string: *mut c_char),
+    pub log: unsafe extern "C" fn(ctx: *mut HostContext, level: u32, message: *const c_char),
+    /// Records metrics (a JSON object of numbers) at `step` in the run's metrics log.
+    pub log_metrics: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        step: u64,
+        metrics_json: *const c_char,
+    ) -> Status,
+    pub progress: unsafe extern "C" fn(ctx: *mut HostContext, done: u64, total: u64),
+    /// 1 when the run was asked to stop.
+    pub is_cancelled: unsafe extern "C" fn(ctx: *mut HostContext) -> u8,
+    /// A seed derived from the run's seed for the use named `label`, number `index`.
+    pub derive_seed:
+        unsafe extern "C" fn(ctx: *mut HostContext, label: *const c_char, index: u64) -> u64,
+    /// The data set: sizes, sample shape, task, classes (JSON; free with `free_string`).
+    pub dataset_info:
+        unsafe extern "C" fn(ctx: *mut HostContext, out_json: *mut *mut c_char) -> Status,
+    /// A new model from a spec (JSON: a model spec, or `{"preset": name}`).
+    pub model_create: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        spec_json: *const c_char,
+        seed: u64,
+        out: *mut ModelId,
+    ) -> Status,
+    pub model_clone:
+        unsafe extern "C" fn(ctx: *mut HostContext, model: ModelId, out: *mut ModelId) -> Status,
+    pub model_free: unsafe extern "C" fn(ctx: *mut HostContext, model: ModelId) -> Status,
+    /// Parameters of one model.
+    pub model_param_count:
+        unsafe extern "C" fn(ctx: *mut HostContext, model: ModelId, out: *mut u64) -> Status,
+    /// The model's spec and parameter layout (JSON; free with `free_string`).
+    pub model_spec: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        model: ModelId,
+        out_json: *mut *mut c_char,
+    ) -> Status,
+    /// Copies the flat parameter vector into `out` (`len` must be the parameter count).
+    pub params_read: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        model: ModelId,
+        out: *mut f32,
+        len: usize,
+    ) -> Status,
+    pub params_write: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        model: ModelId,
+        values: *const f32,
+        len: usize,
+    ) -> Status,
+    /// A new model `Σ c_k θ_k` of `models`; `granularity` is one of the `BLEND_*` constants.
+    pub params_blend: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        models: *const ModelId,
+        count: usize,
+        granularity: u32,
+        coefficients: *const f32,
+        len: usize,
+        out: *mut ModelId,
+    ) -> Status,
+    /// Adds N(0, σ²) noise to each parameter with probability `probability` (to whole tensors
+    /// when `per_tensor` is 1), drawn from `seed`.
+    pub params_noise: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        model: ModelId,
+        sigma: f64,
+        probability: f64,
+        per_tensor: u8,
+        seed: u64,
+    ) -> Status,
+    /// Masks parameters with a 0/1 vector of the parameter count; `len` 0 removes the mask.
+    pub params_mask: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        model: ModelId,
+        mask: *const f32,
+        len: usize,
+    ) -> Status,
+    /// Trains `models` (jointly, as members, when there are several) by a JSON training spec,
+    /// on the training samples `subset` (all when `subset_len` is 0). Returns a JSON report.
+    pub train: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        models: *const ModelId,
+        count: usize,
+        spec_json: *const c_char,
+        subset: *const u32,
+        subset_len: usize,
+        out_json: *mut *mut c_char,
+    ) -> Status,
+    /// Evaluates `models` and their ensemble on a split (never the test split) by a JSON
+    /// evaluation spec. Per-sample losses (`count × samples`, model-major) and class
+    /// probabilities (`count × samples × classes`) are written where buffers are given.
+    pub evaluate: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        models: *const ModelId,
+        count: usize,
+        spec_json: *const c_char,
+        out_json: *mut *mut c_char,
+        losses: *mut f32,
+        losses_len: usize,
+        probabilities: *mut f32,
+        probabilities_len: usize,
+    ) -> Status,
+    /// Calls the experiment script's function `name` with JSON arguments; `STATUS_NOT_FOUND`
+    /// when the script defines none, in which case the plugin uses its default.
+    pub call_hook: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        name: *const c_char,
+        args_json: *const c_char,
+        out_json: *mut *mut c_char,
+    ) -> Status,
+}
+
+/// Opaque plugin state.
+pub type Instance = c_void;
+
+/// What a plugin is and how to drive it (version 1.0).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+#[allow(missing_docs)] // each field is documented in include/coevo.h and the README
+pub struct PluginDescriptor {
+    pub abi_major: u32,
+    pub abi_minor: u32,
+    /// Bytes of this descriptor as the plugin built it.
+    pub size: u32,
+    pub name: *const c_char,
+    pub version: *const c_char,
+    /// One line.
+    pub description: *const c_char,
+    /// JSON array of `{"name", "args", "returns", "default"}`: the script hooks it calls.
+    pub hooks_json: *const c_char,
+    /// JSON Schema (the subset in the README) of the config.
+    pub schema_json: *const c_char,
+    /// Builds an instance from a validated config.
+    pub create: unsafe extern "C" fn(
+        host: *const HostTable,
+        config_json: *const c_char,
+        out: *mut *mut Instance,
+        error: *mut *mut c_char,
+    ) -> Status,
+    /// Does one step; `out_json` is a step report (`{"done": bool, "metrics": {...}}`).
+    pub step: unsafe extern "C" fn(
+        instance: *mut Instance,
+        out_json: *mut *mut c_char,
+        error: *mut *mut c_char,
+    ) -> Status,
+    /// The instance's state as JSON; models are referred to by id.
+    pub snapshot: unsafe extern "C" fn(
+        instance: *mut Instance,
+        out_json: *mut *mut c_char,
+        error: *mut *mut c_char,
+    ) -> Status,
+    /// Replaces the instance's state by a snapshot.
+    pub restore: unsafe extern "C" fn(
+        instance: *mut Instance,
+        snapshot_json: *const c_char,
+        error: *mut *mut c_char,
+    ) -> Status,
+    pub destroy: unsafe extern "C" fn(instance: *mut Instance),
+    /// Frees a string the plugin returned (step reports, snapshots, error messages).
+    pub free_string: unsafe extern "C" fn(string: *mut c_char),
+}
+
+/// The type of [`ENTRY_SYMBOL`]: on success points `out` at a static descriptor; on failure
+/// returns a non-zero status and may point `error` at a static message.
+pub type EntryFn =
+    unsafe extern "C" fn(out: *mut *const PluginDescriptor, error: *mut *const c_char) -> Status;
+
+/// The leading fields every version of a table starts with, to read before anything else.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionHeader {
+    /// Major version.
+    pub abi_major: u32,
+    /// Minor version.
+    pub abi_minor: u32,
+    /// Size in bytes.
+    pub size: u32,
+}

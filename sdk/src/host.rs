@@ -1,0 +1,388 @@
+//! [`Host`]: the host table behind a safe, typed handle.
+
+use std::ffi::{CStr, CString, c_char};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::ffi::{self, HostTable, ModelId, Status};
+use crate::metrics::{DatasetInfo, EvalSpec, Evaluation, TrainReport};
+use crate::training::TrainSpec;
+
+/// A host call that failed: its status and the host's explanation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    /// The status the host returned.
+    pub status: Status,
+    /// What the host said.
+    pub message: String,
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (status {})", self.message, self.status)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Blend coefficients (see [`Host::blend`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Coefficients {
+    /// One per model.
+    Whole(Vec<f32>),
+    /// One per model and parametric layer, model-major.
+    PerLayer(Vec<f32>),
+    /// One per model and parameter, model-major.
+    PerElement(Vec<f32>),
+}
+
+/// Gaussian perturbation (see [`Host::add_noise`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
+pub struct Noise {
+    /// Standard deviation.
+    pub sigma: f64,
+    /// Probability that a parameter (or a tensor) is perturbed.
+    pub probability: f64,
+    /// Decide per tensor instead of per parameter.
+    #[serde(default)]
+    pub per_tensor: bool,
+    /// Seed of the draw.
+    pub seed: u64,
+}
+
+/// The services of the host, for the duration of a plugin instance.
+///
+/// Calls go through the C ABI; JSON crosses as strings and bulk numbers as slices.
+#[derive(Debug, Clone, Copy)]
+pub struct Host {
+    table: *const HostTable,
+}
+
+impl Host {
+    /// Wraps the host table a plugin was given, after checking its version.
+    ///
+    /// # Safety
+    /// `table` must point at a host table that outlives every use of the returned handle.
+    pub unsafe fn from_raw(table: *const HostTable) -> Result<Self, HostError> {
+        if table.is_null() {
+            return Err(error(
+                ffi::STATUS_INVALID_ARGUMENT,
+                "the host table is null",
+            ));
+        }
+        // SAFETY: non-null, and the caller promises it points at a live table; the version
+        // header is the one part every version shares.
+        let header = unsafe { &*table };
+        if header.abi_major != ffi::ABI_MAJOR {
+            return Err(error(
+                ffi::STATUS_UNSUPPORTED,
+                &format!(
+                    "host ABI {}.{}, plugin built for {}.x",
+                    header.abi_major,
+                    header.abi_minor,
+                    ffi::ABI_MAJOR
+                ),
+            ));
+        }
+        Ok(Self { table })
+    }
+
+    /// The raw table, for calls the typed layer does not cover.
+    pub fn raw(&self) -> &HostTable {
+        // SAFETY: checked at construction; the host keeps it alive while the instance lives.
+        unsafe { &*self.table }
+    }
+
+    fn check(&self, status: Status) -> Result<(), HostError> {
+        if status == ffi::STATUS_OK {
+            return Ok(());
+        }
+        let t = self.raw();
+        // SAFETY: `last_error` returns null or a NUL-terminated string valid until the next call.
+        let message = unsafe {
+            let p = (t.last_error)(t.ctx);
+            if p.is_null() {
+                String::from("the host gave no reason")
+            } else {
+                CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
+        };
+        Err(HostError { status, message })
+    }
+
+    /// Takes ownership of a host-allocated string and frees it on the host's side.
+    fn take_string(&self, p: *mut c_char) -> String {
+        if p.is_null() {
+            return String::new();
+        }
+        let t = self.raw();
+        // SAFETY: the host returned `p` as a NUL-terminated string it allocated; it is read
+        // once and handed back to the host's own `free_string`.
+        unsafe {
+            let text = CStr::from_ptr(p).to_string_lossy().into_owned();
+            (t.free_string)(t.ctx, p);
+            text
+        }
+    }
+
+    fn take_json<T: DeserializeOwned>(&self, p: *mut c_char) -> Result<T, HostError> {
+        let text = self.take_string(p);
+        serde_json::from_str(&text).map_err(|e| {
+            error(
+                ffi::STATUS_ERROR,
+                &format!("the host's JSON did not parse: {e}"),
+            )
+        })
+    }
+
+    /// Writes a log line through the host's logger.
+    pub fn log(&self, level: u32, message: &str) {
+        let t = self.raw();
+        let message = c_string(message);
+        // SAFETY: a valid C string for the duration of the call.
+        unsafe { (t.log)(t.ctx, level, message.as_ptr()) }
+    }
+
+    /// Records metrics at `step` in the run's metrics log.
+    pub fn log_metrics(&self, step: u64, metrics: &Value) -> Result<(), HostError> {
+        let t = self.raw();
+        let json = c_string(&metrics.to_string());
+        // SAFETY: a valid C string for the duration of the call.
+        self.check(unsafe { (t.log_metrics)(t.ctx, step, json.as_ptr()) })
+    }
+
+    /// Reports progress for the host's display.
+    pub fn progress(&self, done: u64, total: u64) {
+        let t = self.raw();
+        // SAFETY: plain values.
+        unsafe { (t.progress)(t.ctx, done, total) }
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn is_cancelled(&self) -> bool {
+        let t = self.raw();
+        // SAFETY: plain values.
+        unsafe { (t.is_cancelled)(t.ctx) != 0 }
+    }
+
+    /// A seed for the use named `label`, number `index`, derived from the run's seed.
+    pub fn derive_seed(&self, label: &str, index: u64) -> u64 {
+        let t = self.raw();
+        let label = c_string(label);
+        // SAFETY: a valid C string for the duration of the call.
+        unsafe { (t.derive_seed)(t.ctx, label.as_ptr(), index) }
+    }
+
+    /// The data set.
+    pub fn dataset_info(&self) -> Result<DatasetInfo, HostError> {
+        let t = self.raw();
+        let mut out = std::ptr::null_mut();
+        // SAFETY: `out` is a valid place for the host to write a string pointer.
+        self.check(unsafe { (t.dataset_info)(t.ctx, &mut out) })?;
+        self.take_json(out)
+    }
+
+    /// A new model from a spec (a model spec, or `{"preset": "lenet5"}`), initialised from `seed`.
+    pub fn create_model(&self, spec: &Value, seed: u64) -> Result<ModelId, HostError> {
+        let t = self.raw();
+        let json = c_string(&spec.to_string());
+        let mut id = 0;
+        // SAFETY: valid C string and out-pointer for the duration of the call.
+        self.check(unsafe { (t.model_create)(t.ctx, json.as_ptr(), seed, &mut id) })?;
+        Ok(id)
+    }
+
+    /// A copy of `model`.
+    pub fn clone_model(&self, model: ModelId) -> Result<ModelId, HostError> {
+        let t = self.raw();
+        let mut id = 0;
+        // SAFETY: valid out-pointer.
+        self.check(unsafe { (t.model_clone)(t.ctx, model, &mut id) })?;
+        Ok(id)
+    }
+
+    /// Releases `model`.
+    pub fn free_model(&self, model: ModelId) -> Result<(), HostError> {
+        let t = self.raw();
+        // SAFETY: plain values.
+        self.check(unsafe { (t.model_free)(t.ctx, model) })
+    }
+
+    /// Parameters of `model`.
+    pub fn param_count(&self, model: ModelId) -> Result<usize, HostError> {
+        let t = self.raw();
+        let mut n = 0u64;
+        // SAFETY: valid out-pointer.
+        self.check(unsafe { (t.model_param_count)(t.ctx, model, &mut n) })?;
+        Ok(n as usize)
+    }
+
+    /// The model's spec and parameter layout.
+    pub fn model_spec(&self, model: ModelId) -> Result<Value, HostError> {
+        let t = self.raw();
+        let mut out = std::ptr::null_mut();
+        // SAFETY: valid out-pointer.
+        self.check(unsafe { (t.model_spec)(t.ctx, model, &mut out) })?;
+        self.take_json(out)
+    }
+
+    /// The flat parameter vector.
+    pub fn read_params(&self, model: ModelId) -> Result<Vec<f32>, HostError> {
+        let n = self.param_count(model)?;
+        let mut values = vec![0f32; n];
+        let t = self.raw();
+        // SAFETY: `values` has room for exactly `n` floats.
+        self.check(unsafe { (t.params_read)(t.ctx, model, values.as_mut_ptr(), n) })?;
+        Ok(values)
+    }
+
+    /// Replaces the flat parameter vector.
+    pub fn write_params(&self, model: ModelId, values: &[f32]) -> Result<(), HostError> {
+        let t = self.raw();
+        // SAFETY: pointer and length of a live slice.
+        self.check(unsafe { (t.params_write)(t.ctx, model, values.as_ptr(), values.len()) })
+    }
+
+    /// A new model `Σ c_k θ_k` of `models`.
+    pub fn blend(
+        &self,
+        models: &[ModelId],
+        coefficients: &Coefficients,
+    ) -> Result<ModelId, HostError> {
+        let (granularity, c) = match coefficients {
+            Coefficients::Whole(c) => (ffi::BLEND_WHOLE, c),
+            Coefficients::PerLayer(c) => (ffi::BLEND_PER_LAYER, c),
+            Coefficients::PerElement(c) => (ffi::BLEND_PER_ELEMENT, c),
+        };
+        let t = self.raw();
+        let mut id = 0;
+        // SAFETY: pointers and lengths of live slices, a valid out-pointer.
+        self.check(unsafe {
+            (t.params_blend)(
+                t.ctx,
+                models.as_ptr(),
+                models.len(),
+                granularity,
+                c.as_ptr(),
+                c.len(),
+                &mut id,
+            )
+        })?;
+        Ok(id)
+    }
+
+    /// Perturbs `model`'s parameters in place.
+    pub fn add_noise(&self, model: ModelId, noise: Noise) -> Result<(), HostError> {
+        let t = self.raw();
+        // SAFETY: plain values.
+        self.check(unsafe {
+            (t.params_noise)(
+                t.ctx,
+                model,
+                noise.sigma,
+                noise.probability,
+                u8::from(noise.per_tensor),
+                noise.seed,
+            )
+        })
+    }
+
+    /// Masks `model`'s parameters (0 removes a parameter); `None` removes the mask.
+    pub fn set_mask(&self, model: ModelId, mask: Option<&[f32]>) -> Result<(), HostError> {
+        let t = self.raw();
+        let (ptr, len) = mask.map_or((std::ptr::null(), 0), |m| (m.as_ptr(), m.len()));
+        // SAFETY: pointer and length of a live slice (or null and 0).
+        self.check(unsafe { (t.params_mask)(t.ctx, model, ptr, len) })
+    }
+
+    /// Trains `models` (jointly when several) on the training samples `subset` (all if `None`).
+    pub fn train(
+        &self,
+        models: &[ModelId],
+        spec: &TrainSpec,
+        subset: Option<&[u32]>,
+    ) -> Result<TrainReport, HostError> {
+        let t = self.raw();
+        let json = c_string(&serde_json::to_string(spec).expect("a train spec serialises"));
+        let (ptr, len) = subset.map_or((std::ptr::null(), 0), |s| (s.as_ptr(), s.len()));
+        let mut out = std::ptr::null_mut();
+        // SAFETY: pointers and lengths of live slices, a valid C string and out-pointer.
+        self.check(unsafe {
+            (t.train)(
+                t.ctx,
+                models.as_ptr(),
+                models.len(),
+                json.as_ptr(),
+                ptr,
+                len,
+                &mut out,
+            )
+        })?;
+        self.take_json(out)
+    }
+
+    /// Evaluates `models` and their ensemble; the host batches them on its device.
+    pub fn evaluate(&self, models: &[ModelId], spec: &EvalSpec) -> Result<Evaluation, HostError> {
+        self.evaluate_into(models, spec, None, None)
+    }
+
+    /// As [`Host::evaluate`], also writing per-sample losses (`models × samples`) and class
+    /// probabilities (`models × samples × classes`) into the buffers given.
+    pub fn evaluate_into(
+        &self,
+        models: &[ModelId],
+        spec: &EvalSpec,
+        losses: Option<&mut [f32]>,
+        probabilities: Option<&mut [f32]>,
+    ) -> Result<Evaluation, HostError> {
+        let t = self.raw();
+        let json = c_string(&serde_json::to_string(spec).expect("an eval spec serialises"));
+        let (lp, ll) = losses.map_or((std::ptr::null_mut(), 0), |l| (l.as_mut_ptr(), l.len()));
+        let (pp, pl) =
+            probabilities.map_or((std::ptr::null_mut(), 0), |p| (p.as_mut_ptr(), p.len()));
+        let mut out = std::ptr::null_mut();
+        // SAFETY: pointers and lengths of live slices, a valid C string and out-pointer.
+        self.check(unsafe {
+            (t.evaluate)(
+                t.ctx,
+                models.as_ptr(),
+                models.len(),
+                json.as_ptr(),
+                &mut out,
+                lp,
+                ll,
+                pp,
+                pl,
+            )
+        })?;
+        self.take_json(out)
+    }
+
+    /// Calls the script's hook `name`; `None` when the script defines none (use the default).
+    pub fn call_hook(&self, name: &str, args: &Value) -> Result<Option<Value>, HostError> {
+        let t = self.raw();
+        let (name_c, args_c) = (c_string(name), c_string(&args.to_string()));
+        let mut out = std::ptr::null_mut();
+        // SAFETY: valid C strings and out-pointer.
+        let status = unsafe { (t.call_hook)(t.ctx, name_c.as_ptr(), args_c.as_ptr(), &mut out) };
+        if status == ffi::STATUS_NOT_FOUND {
+            return Ok(None);
+        }
+        self.check(status)?;
+        self.take_json(out).map(Some)
+    }
+}
+
+fn error(status: Status, message: &str) -> HostError {
+    HostError {
+        status,
+        message: message.to_string(),
+    }
+}
+
+/// A C string of `text`, interior NULs (never meaningful in JSON or names) removed.
+pub(crate) fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "")).expect("NULs were removed")
+}

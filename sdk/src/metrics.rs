@@ -1,0 +1,154 @@
+//! Evaluation results and data-set descriptions, as the host reports them.
+
+use serde::{Deserialize, Serialize};
+
+/// What the targets are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Task {
+    /// One label in `0..classes` per sample.
+    Classification {
+        /// Number of classes.
+        classes: usize,
+    },
+    /// One real value per sample (e.g. age in years).
+    Regression,
+}
+
+/// Summary of a model (or ensemble) on a split.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Mean loss over samples.
+    pub loss: f64,
+    /// Fraction of correct labels (classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    /// Mean absolute error in target units (regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mae: Option<f64>,
+    /// Root mean squared error in target units (regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rmse: Option<f64>,
+    /// Coefficient of determination (regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r2: Option<f64>,
+    /// Samples evaluated.
+    pub samples: usize,
+}
+
+impl Metrics {
+    /// Classification metrics from per-sample losses and predicted labels.
+    pub fn classification(losses: &[f32], predicted: &[u32], labels: &[u32]) -> Self {
+        let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+        Self {
+            loss: mean(losses),
+            accuracy: Some(correct as f64 / labels.len().max(1) as f64),
+            samples: labels.len(),
+            ..Self::default()
+        }
+    }
+
+    /// Regression metrics from per-sample losses and predictions in target units.
+    pub fn regression(losses: &[f32], predicted: &[f32], targets: &[f32]) -> Self {
+        let n = targets.len().max(1) as f64;
+        let (mut abs, mut sq) = (0.0, 0.0);
+        for (&p, &t) in predicted.iter().zip(targets) {
+            let e = f64::from(p) - f64::from(t);
+            abs += e.abs();
+            sq += e * e;
+        }
+        let target_mean = targets.iter().map(|&t| f64::from(t)).sum::<f64>() / n;
+        let total: f64 = targets
+            .iter()
+            .map(|&t| (f64::from(t) - target_mean).powi(2))
+            .sum();
+        Self {
+            loss: mean(losses),
+            mae: Some(abs / n),
+            rmse: Some((sq / n).sqrt()),
+            r2: Some(if total > 0.0 { 1.0 - sq / total } else { 0.0 }),
+            samples: targets.len(),
+            ..Self::default()
+        }
+    }
+
+    /// The headline number: accuracy for classification, else MAE.
+    pub fn headline(&self) -> f64 {
+        self.accuracy.or(self.mae).unwrap_or(self.loss)
+    }
+}
+
+fn mean(values: &[f32]) -> f64 {
+    values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len().max(1) as f64
+}
+
+/// How members' predictions are combined into the ensemble's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Combination {
+    /// The mean of the members' class probabilities (or predictions).
+    #[default]
+    Mean,
+    /// The normalised geometric mean of the probabilities.
+    GeometricMean,
+    /// The most frequent predicted label (ties to the lowest label).
+    MajorityVote,
+}
+
+/// Metrics of each model evaluated together, and of their ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// One entry per model.
+    pub members: Vec<Metrics>,
+    /// The combined prediction, for two or more models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<Metrics>,
+}
+
+/// The split an evaluation reads. There is no test split here: nothing a plugin scores may read
+/// it; only the experiment's final report does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// The training samples.
+    Train,
+    /// The held-out validation samples (the training samples when none are held out).
+    #[default]
+    Validation,
+}
+
+/// What [`crate::ffi::HostTable::evaluate`] is asked.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvalSpec {
+    /// The split.
+    pub split: Split,
+    /// How the ensemble combines its members.
+    pub combination: Combination,
+    /// Evaluate only these samples of the split (all when absent).
+    pub subset: Option<Vec<u32>>,
+}
+
+/// A data set as the host describes it to plugins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Short name.
+    pub name: String,
+    /// Classification or regression.
+    pub task: Task,
+    /// Shape of one sample.
+    pub sample_shape: Vec<usize>,
+    /// Training samples (after the validation holdout).
+    pub train: usize,
+    /// Validation samples (0 when none are held out).
+    pub validation: usize,
+}
+
+/// What one training call did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainReport {
+    /// Steps taken.
+    pub steps: u64,
+    /// Mean training loss per model over the last epoch.
+    pub train_loss: Vec<f64>,
+}

@@ -1,0 +1,299 @@
+//! What a training call asks of the host: optimiser, schedule, loss, augmentation, coupling.
+//!
+//! These types are the wire format of [`crate::ffi::HostTable::train`] (as JSON) and the
+//! host's own configuration, so a plugin and the `coevo train` command mean the same thing by
+//! the same words.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ffi::ModelId;
+
+/// Optimiser and its hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerConfig {
+    /// Stochastic gradient descent with momentum and L2 weight decay (PyTorch's `SGD`).
+    Sgd {
+        /// Learning rate.
+        lr: f64,
+        /// Momentum (0 for none).
+        #[serde(default)]
+        momentum: f64,
+        /// L2 penalty added to the gradient.
+        #[serde(default)]
+        weight_decay: f64,
+        /// Nesterov momentum.
+        #[serde(default)]
+        nesterov: bool,
+    },
+    /// Adam with L2 weight decay added to the gradient (PyTorch's `Adam`).
+    Adam {
+        /// Learning rate.
+        lr: f64,
+        /// Decay of the first moment.
+        #[serde(default = "beta1")]
+        beta1: f64,
+        /// Decay of the second moment.
+        #[serde(default = "beta2")]
+        beta2: f64,
+        /// Added to the denominator.
+        #[serde(default = "adam_eps")]
+        eps: f64,
+        /// L2 penalty added to the gradient.
+        #[serde(default)]
+        weight_decay: f64,
+    },
+}
+
+fn beta1() -> f64 {
+    0.9
+}
+fn beta2() -> f64 {
+    0.999
+}
+fn adam_eps() -> f64 {
+    1e-8
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self::Sgd {
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            nesterov: false,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// The base learning rate.
+    pub fn lr(&self) -> f64 {
+        match *self {
+            Self::Sgd { lr, .. } | Self::Adam { lr, .. } => lr,
+        }
+    }
+
+    /// Checks the hyper-parameters; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
+        let lr_ok = self.lr() > 0.0 && self.lr().is_finite();
+        check(lr_ok, "optimizer.lr must be a positive number")?;
+        match *self {
+            Self::Sgd {
+                momentum,
+                weight_decay,
+                ..
+            } => {
+                check(
+                    (0.0..1.0).contains(&momentum),
+                    "optimizer.momentum must be in [0, 1)",
+                )?;
+                check(
+                    weight_decay >= 0.0,
+                    "optimizer.weight_decay must be at least 0",
+                )
+            }
+            Self::Adam {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+                ..
+            } => {
+                check(
+                    (0.0..1.0).contains(&beta1),
+                    "optimizer.beta1 must be in [0, 1)",
+                )?;
+                check(
+                    (0.0..1.0).contains(&beta2),
+                    "optimizer.beta2 must be in [0, 1)",
+                )?;
+                check(eps > 0.0, "optimizer.eps must be positive")?;
+                check(
+                    weight_decay >= 0.0,
+                    "optimizer.weight_decay must be at least 0",
+                )
+            }
+        }
+    }
+}
+
+/// How the learning rate changes over training.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    /// The base rate throughout.
+    #[default]
+    Constant,
+    /// Multiplied by `gamma` every `every` epochs.
+    Step {
+        /// Epochs between decays.
+        every: usize,
+        /// Factor per decay.
+        gamma: f64,
+    },
+    /// Cosine annealing from the base rate to `min_lr` over all steps of training.
+    Cosine {
+        /// The final rate.
+        #[serde(default)]
+        min_lr: f64,
+    },
+}
+
+impl Schedule {
+    /// The rate at `step` (counted from 0) of `total` steps, `steps_per_epoch` to an epoch.
+    pub fn lr(&self, base: f64, step: u64, steps_per_epoch: u64, total: u64) -> f64 {
+        match *self {
+            Self::Constant => base,
+            Self::Step { every, gamma } => {
+                let epoch = step / steps_per_epoch.max(1);
+                base * gamma.powi((epoch / every.max(1) as u64) as i32)
+            }
+            Self::Cosine { min_lr } => {
+                let progress = step as f64 / total.max(1) as f64;
+                min_lr + (base - min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
+/// The loss of the labels (or targets) each member minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// Negative log-likelihood of the softmax (classification); equals KL(q‖p) for one-hot q.
+    CrossEntropy,
+    /// Squared error on standardised targets (regression).
+    Mse,
+    /// Absolute error on standardised targets (regression).
+    Mae,
+}
+
+/// Image augmentation of training batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Augment {
+    /// Zero padding on each side before a random crop back to the original size (0: no crop).
+    pub crop_padding: usize,
+    /// Mirror left-right with probability one half.
+    pub flip: bool,
+}
+
+impl Augment {
+    /// Whether any augmentation is on.
+    pub fn is_active(&self) -> bool {
+        self.crop_padding > 0 || self.flip
+    }
+
+    /// The common CIFAR recipe: pad 4, crop, flip.
+    pub fn cifar() -> Self {
+        Self {
+            crop_padding: 4,
+            flip: true,
+        }
+    }
+}
+
+/// Knowledge distillation from a teacher model: `weight · T² · KL(p_teacher^T ‖ p^T)` is added
+/// to each member's loss, with both distributions softened by the temperature `T`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Distillation {
+    /// The teacher (not trained).
+    pub teacher: ModelId,
+    /// Weight of the distillation term.
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// Softening temperature.
+    #[serde(default = "one")]
+    pub temperature: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// How to train: everything a training run needs besides the models and the data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSpec {
+    /// Passes over the training samples.
+    pub epochs: usize,
+    /// Samples per step.
+    pub batch_size: usize,
+    /// Optimiser and its hyper-parameters.
+    pub optimizer: OptimizerConfig,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// The loss; by default cross-entropy for classification and MSE for regression.
+    pub loss: Option<LossKind>,
+    /// Image augmentation.
+    pub augment: Augment,
+    /// Seed of batch order, augmentation and dropout.
+    pub seed: u64,
+    /// `β[i][j]`: member `i` also minimises `β_ij · KL(p_j ‖ p_i)` with `p_j` held fixed
+    /// (Brazowski & Schneidman's co-learning); the diagonal is ignored. `None`: independent.
+    pub coupling: Option<Vec<Vec<f64>>>,
+    /// Distillation from a teacher model.
+    pub distill: Option<Distillation>,
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            batch_size: 128,
+            optimizer: OptimizerConfig::default(),
+            schedule: Schedule::Constant,
+            loss: None,
+            augment: Augment::default(),
+            seed: 0,
+            coupling: None,
+            distill: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_hit_their_landmarks() {
+        assert_eq!(Schedule::Constant.lr(0.1, 99, 10, 100), 0.1);
+        let step = Schedule::Step {
+            every: 2,
+            gamma: 0.5,
+        };
+        assert_eq!(step.lr(0.1, 19, 10, 100), 0.1);
+        assert_eq!(step.lr(0.1, 20, 10, 100), 0.05);
+        assert_eq!(step.lr(0.1, 45, 10, 100), 0.025);
+        let cosine = Schedule::Cosine { min_lr: 0.0 };
+        assert_eq!(cosine.lr(0.1, 0, 10, 100), 0.1);
+        assert!((cosine.lr(0.1, 50, 10, 100) - 0.05).abs() < 1e-12);
+        assert!(cosine.lr(0.1, 100, 10, 100).abs() < 1e-12);
+    }
+
+    #[test]
+    fn specs_read_from_sparse_json_and_refuse_unknown_fields() {
+        let spec: TrainSpec =
+            serde_json::from_str(r#"{"epochs": 3, "optimizer": {"type": "adam", "lr": 0.001}}"#)
+                .unwrap();
+        assert_eq!(spec.epochs, 3);
+        assert_eq!(spec.batch_size, 128);
+        assert!(matches!(spec.optimizer, OptimizerConfig::Adam { beta2, .. } if beta2 == 0.999));
+        let err = serde_json::from_str::<TrainSpec>(r#"{"epoch": 3}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `epoch`"));
+        assert!(
+            OptimizerConfig::Sgd {
+                lr: -1.0,
+                momentum: 0.0,
+                weight_decay: 0.0,
+                nesterov: false
+            }
+            .validate()
+            .is_err()
+        );
+    }
+}
