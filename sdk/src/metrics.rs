@@ -152,3 +152,23 @@ pub struct TrainReport {
     /// Mean training loss per model over the last epoch.
     pub train_loss: Vec<f64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_counts_matches() {
+        let m = Metrics::classification(&[1.0, 3.0], &[1, 2], &[1, 0]);
+        assert_eq!((m.loss, m.accuracy, m.samples), (2.0, Some(0.5), 2));
+    }
+
+    #[test]
+    fn regression_matches_hand_values() {
+        // errors 1, -1, 2; targets 1, 2, 3 (mean 2, total sum of squares 2).
+        let m = Metrics::regression(&[0.0; 3], &[2.0, 1.0, 5.0], &[1.0, 2.0, 3.0]);
+        assert!((m.mae.unwrap() - 4.0 / 3.0).abs() < 1e-12);
+        assert!((m.rmse.unwrap() - 2f64.sqrt()).abs() < 1e-12);
+        assert!((m.r2.unwrap() - (1.0 - 6.0 / 2.0)).abs() < 1e-12);
+    }
+}

@@ -168,12 +168,13 @@ impl<S: Search> Algorithm for Searching<S> {
             .enumerate()
             .map(|(i, m)| self.fitness(host, m, i))
             .collect::<Result<Vec<f64>, PluginError>>()?;
-        let (top, top_fitness) = fitness
-            .iter()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |(bi, bf), (i, &f)| {
-                if f > bf { (i, f) } else { (bi, bf) }
-            });
+        let (top, top_fitness) =
+            fitness
+                .iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |(bi, bf), (i, &f)| {
+                    if f > bf { (i, f) } else { (bi, bf) }
+                });
         if !candidates.is_empty() && self.best.is_none_or(|b| top_fitness > b.fitness) {
             let copy = host.clone_model(candidates[top])?;
             if let Some(old) = self.best.replace(Best {

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use coevo::data::{DataSource, Normalise, ResidentData};
 use coevo::model::{Model, preset};
-use coevo::train::{OptimizerConfig, TrainConfig, Trainer};
+use coevo::train::{OptimizerConfig, TrainSpec, Trainer};
 use coevo::{ComputeDevice, tensors};
 use serde::{Deserialize, Serialize};
 
@@ -182,7 +182,7 @@ fn time_coevo(
     let burn_device = device.to_burn()?;
     let data = ResidentData::upload(dataset, &[], Normalise::None, &burn_device);
     let mut model = Model::new(spec.clone(), &burn_device, 0)?;
-    let config = TrainConfig {
+    let config = TrainSpec {
         batch_size: batch,
         optimizer: OptimizerConfig::Sgd {
             lr: 0.01,
@@ -190,7 +190,7 @@ fn time_coevo(
             weight_decay: 5e-4,
             nesterov: false,
         },
-        ..TrainConfig::default()
+        ..TrainSpec::default()
     };
     let mut trainer = Trainer::new(config, dataset.task)?;
     let mut times = Vec::with_capacity(args.steps);

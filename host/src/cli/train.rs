@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use coevo::data::{Augment, DataSource, DatasetInfo, Normalise, ResidentData};
 use coevo::model::{Model, ModelSpec, preset};
 use coevo::train::{
-    EpochSummary, EvalOptions, Evaluation, OptimizerConfig, Schedule, TrainConfig, Trainer,
-    evaluate, fit, loss,
+    EpochSummary, EvalOptions, Evaluation, OptimizerConfig, Schedule, TrainSpec, Trainer, evaluate,
+    fit, loss,
 };
 use coevo::{ComputeDevice, checkpoint, seed};
 use serde::Serialize;
@@ -236,7 +236,7 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     })
 }
 
-fn train_config(args: &TrainArgs, sample_shape: &[usize]) -> anyhow::Result<TrainConfig> {
+fn train_config(args: &TrainArgs, sample_shape: &[usize]) -> anyhow::Result<TrainSpec> {
     let optimizer = match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd {
             lr: args.lr.unwrap_or(0.05),
@@ -263,7 +263,7 @@ fn train_config(args: &TrainArgs, sample_shape: &[usize]) -> anyhow::Result<Trai
     if args.augment && sample_shape.len() != 3 {
         bail!("--augment applies to images; this data set's samples have shape {sample_shape:?}");
     }
-    Ok(TrainConfig {
+    Ok(TrainSpec {
         epochs: args.epochs,
         batch_size: args.batch_size,
         optimizer,
@@ -275,5 +275,6 @@ fn train_config(args: &TrainArgs, sample_shape: &[usize]) -> anyhow::Result<Trai
             Augment::default()
         },
         seed: seed::derive(args.seed, "train", 0),
+        ..TrainSpec::default()
     })
 }

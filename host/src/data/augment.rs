@@ -5,74 +5,54 @@
 //! `gather` over the padded batch produces the augmented batch.
 
 use burn::tensor::{Int, Tensor, TensorData};
+pub use coevo_sdk::Augment;
 use rand::Rng as _;
-use serde::{Deserialize, Serialize};
 
 use crate::seed::Rng;
 
-/// Which augmentations training applies to image batches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Augment {
-    /// Zero padding on each side before a random crop back to the original size (0: no crop).
-    pub crop_padding: usize,
-    /// Mirror left-right with probability one half.
-    pub flip: bool,
-}
-
-impl Augment {
-    /// Whether any augmentation is on.
-    pub fn is_active(&self) -> bool {
-        self.crop_padding > 0 || self.flip
+/// Augments rows `[B, C·H·W]` of `[C, H, W]` images; other shapes pass through.
+pub fn augment_batch(
+    augment: &Augment,
+    rows: Tensor<2>,
+    sample_shape: &[usize],
+    rng: &mut Rng,
+) -> Tensor<2> {
+    let [c, h, w] = match *sample_shape {
+        [c, h, w] if augment.is_active() => [c, h, w],
+        _ => return rows,
+    };
+    let [b, numel] = rows.dims();
+    let device = rows.device();
+    let pad = augment.crop_padding;
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    let mut dy = Vec::with_capacity(b);
+    let mut dx = Vec::with_capacity(b);
+    let mut flip = Vec::with_capacity(b);
+    for _ in 0..b {
+        dy.push(rng.random_range(0..=2 * pad) as i64);
+        dx.push(rng.random_range(0..=2 * pad) as i64);
+        flip.push(i64::from(augment.flip && rng.random_bool(0.5)));
     }
-
-    /// The common CIFAR recipe: pad 4, crop, flip.
-    pub fn cifar() -> Self {
-        Self {
-            crop_padding: 4,
-            flip: true,
-        }
-    }
-
-    /// Augments rows `[B, C·H·W]` of `[C, H, W]` images; other shapes pass through.
-    pub fn apply(&self, rows: Tensor<2>, sample_shape: &[usize], rng: &mut Rng) -> Tensor<2> {
-        let [c, h, w] = match *sample_shape {
-            [c, h, w] if self.is_active() => [c, h, w],
-            _ => return rows,
-        };
-        let [b, numel] = rows.dims();
-        let device = rows.device();
-        let pad = self.crop_padding;
-        let (hp, wp) = (h + 2 * pad, w + 2 * pad);
-        let mut dy = Vec::with_capacity(b);
-        let mut dx = Vec::with_capacity(b);
-        let mut flip = Vec::with_capacity(b);
-        for _ in 0..b {
-            dy.push(rng.random_range(0..=2 * pad) as i64);
-            dx.push(rng.random_range(0..=2 * pad) as i64);
-            flip.push(i64::from(self.flip && rng.random_bool(0.5)));
-        }
-        let column = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v, [b]), &device);
-        let (dy, dx, flip) = (column(dy), column(dx), column(flip));
-        // Source row y + dy; source column x + dx, or (w - 1 - x) + dx when flipped.
-        let ys = Tensor::<1, Int>::arange(0..h as i64, &device).reshape([1, h, 1]);
-        let xs = Tensor::<1, Int>::arange(0..w as i64, &device).reshape([1, 1, w]);
-        let mirrored = xs.clone().neg().add_scalar(w as i64 - 1);
-        let flip3 = flip.reshape([b, 1, 1]);
-        let cols = xs.clone() + (mirrored - xs) * flip3 + dx.reshape([b, 1, 1]);
-        let rows_idx = ys + dy.reshape([b, 1, 1]);
-        let index = (rows_idx.mul_scalar(wp as i64) + cols)
-            .reshape([b, 1, h * w])
-            .expand([b, c, h * w]);
-        let padded = rows
-            .reshape([b, c, h, w])
-            .pad(
-                [(pad, pad), (pad, pad)],
-                burn::tensor::ops::PadMode::Constant(0.0),
-            )
-            .reshape([b, c, hp * wp]);
-        padded.gather(2, index).reshape([b, numel])
-    }
+    let column = |v: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(v, [b]), &device);
+    let (dy, dx, flip) = (column(dy), column(dx), column(flip));
+    // Source row y + dy; source column x + dx, or (w - 1 - x) + dx when flipped.
+    let ys = Tensor::<1, Int>::arange(0..h as i64, &device).reshape([1, h, 1]);
+    let xs = Tensor::<1, Int>::arange(0..w as i64, &device).reshape([1, 1, w]);
+    let mirrored = xs.clone().neg().add_scalar(w as i64 - 1);
+    let flip3 = flip.reshape([b, 1, 1]);
+    let cols = xs.clone() + (mirrored - xs) * flip3 + dx.reshape([b, 1, 1]);
+    let rows_idx = ys + dy.reshape([b, 1, 1]);
+    let index = (rows_idx.mul_scalar(wp as i64) + cols)
+        .reshape([b, 1, h * w])
+        .expand([b, c, h * w]);
+    let padded = rows
+        .reshape([b, c, h, w])
+        .pad(
+            [(pad, pad), (pad, pad)],
+            burn::tensor::ops::PadMode::Constant(0.0),
+        )
+        .reshape([b, c, hp * wp]);
+    padded.gather(2, index).reshape([b, numel])
 }
 
 #[cfg(test)]
@@ -100,7 +80,12 @@ mod tests {
         let seen: Vec<Vec<f32>> = (0..16)
             .map(|s| {
                 let mut rng = Rng::seed_from_u64(s);
-                to_f32(augment.apply(image(&device), &[1, 3, 3], &mut rng))
+                to_f32(augment_batch(
+                    &augment,
+                    image(&device),
+                    &[1, 3, 3],
+                    &mut rng,
+                ))
             })
             .collect();
         let same = vec![1., 2., 3., 4., 5., 6., 7., 8., 9.];
@@ -119,7 +104,12 @@ mod tests {
         let mut shifted = 0;
         for s in 0..32 {
             let mut rng = Rng::seed_from_u64(s);
-            let v: Vec<f32> = to_f32(augment.apply(image(&device), &[1, 3, 3], &mut rng));
+            let v: Vec<f32> = to_f32(augment_batch(
+                &augment,
+                image(&device),
+                &[1, 3, 3],
+                &mut rng,
+            ));
             // Every output pixel is either padding or the source pixel one step away at most.
             for (i, &value) in v.iter().enumerate() {
                 if value != 0.0 {

@@ -2,18 +2,7 @@
 
 use serde::Serialize;
 
-/// What the targets are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-pub enum Task {
-    /// One label in `0..classes` per sample.
-    Classification {
-        /// Number of classes.
-        classes: usize,
-    },
-    /// One real value per sample (e.g. age in years).
-    Regression,
-}
+pub use coevo_sdk::Task;
 
 /// Sample values, row-major, `len × sample_numel`.
 #[derive(Debug, Clone, PartialEq)]

@@ -24,7 +24,7 @@ mod split;
 #[cfg(test)]
 mod test_server;
 
-pub use augment::Augment;
+pub use augment::{Augment, augment_batch};
 pub use cifar::{CIFAR_SHAPE, load_cifar10, load_cifar100};
 pub use dataset::{Dataset, DatasetInfo, Inputs, Samples, Targets, Task};
 pub use download::{Checksum, Downloader, Outcome, Progress};

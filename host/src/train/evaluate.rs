@@ -5,10 +5,10 @@ use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::loss::{self, LossKind, LossMismatch};
-use super::metrics::Metrics;
 use crate::data::{DeviceSplit, DeviceTargets, Targets};
 use crate::model::Model;
 use crate::tensors::{int_vector, to_f32, to_i64};
+use coevo_sdk::Metrics;
 
 /// What an evaluation returns besides the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,40 +2,26 @@
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
-use serde::{Deserialize, Serialize};
+pub use coevo_sdk::LossKind;
 
 use crate::data::{DeviceTargets, Task};
 use crate::model::TargetScale;
 
-/// The training loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LossKind {
-    /// Negative log-likelihood of the softmax (classification).
-    CrossEntropy,
-    /// Squared error on standardised targets (regression).
-    Mse,
-    /// Absolute error on standardised targets (regression).
-    Mae,
+/// The usual loss for a task: cross-entropy for classes, squared error for values.
+pub fn default_loss(task: Task) -> LossKind {
+    match task {
+        Task::Classification { .. } => LossKind::CrossEntropy,
+        Task::Regression => LossKind::Mse,
+    }
 }
 
-impl LossKind {
-    /// The usual loss for a task.
-    pub fn default_for(task: Task) -> Self {
-        match task {
-            Task::Classification { .. } => Self::CrossEntropy,
-            Task::Regression => Self::Mse,
-        }
-    }
-
-    /// Whether this loss fits the task.
-    pub fn fits(self, task: Task) -> bool {
-        matches!(
-            (self, task),
-            (Self::CrossEntropy, Task::Classification { .. })
-                | (Self::Mse | Self::Mae, Task::Regression)
-        )
-    }
+/// Whether `loss` fits the task.
+pub fn loss_fits(loss: LossKind, task: Task) -> bool {
+    matches!(
+        (loss, task),
+        (LossKind::CrossEntropy, Task::Classification { .. })
+            | (LossKind::Mse | LossKind::Mae, Task::Regression)
+    )
 }
 
 /// A loss asked of targets it does not fit.

@@ -3,15 +3,12 @@
 mod evaluate;
 mod fit;
 pub mod loss;
-mod metrics;
 mod optimizer;
-mod schedule;
 mod trainer;
 
+pub use coevo_sdk::{Metrics, OptimizerConfig, Schedule, TrainSpec};
 pub use evaluate::{EvalOptions, Evaluation, evaluate};
 pub use fit::{EpochSummary, fit};
-pub use loss::{LossKind, LossMismatch};
-pub use metrics::Metrics;
-pub use optimizer::{Optimizer, OptimizerConfig, OptimizerState};
-pub use schedule::Schedule;
-pub use trainer::{EpochReport, Progress, TrainConfig, TrainError, Trainer, TrainerState};
+pub use loss::{LossKind, LossMismatch, default_loss, loss_fits};
+pub use optimizer::{Optimizer, OptimizerState};
+pub use trainer::{EpochReport, Progress, TrainError, Trainer, TrainerState};

@@ -5,45 +5,12 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::loss::{self, LossKind, LossMismatch};
-use super::optimizer::{Optimizer, OptimizerConfig, OptimizerState};
-use super::schedule::Schedule;
-use crate::data::{Augment, DeviceSplit, Task};
+use super::optimizer::{Optimizer, OptimizerState};
+use coevo_sdk::TrainSpec;
+
+use crate::data::{DeviceSplit, Task, augment_batch};
 use crate::model::{Mode, Model};
 use crate::seed;
-
-/// How to train: everything a run needs besides the model and the data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TrainConfig {
-    /// Passes over the training samples.
-    pub epochs: usize,
-    /// Samples per step.
-    pub batch_size: usize,
-    /// Optimiser and its hyper-parameters.
-    pub optimizer: OptimizerConfig,
-    /// Learning-rate schedule.
-    pub schedule: Schedule,
-    /// The loss; by default cross-entropy for classification and MSE for regression.
-    pub loss: Option<LossKind>,
-    /// Image augmentation.
-    pub augment: Augment,
-    /// Seed of batch order, augmentation and dropout.
-    pub seed: u64,
-}
-
-impl Default for TrainConfig {
-    fn default() -> Self {
-        Self {
-            epochs: 1,
-            batch_size: 128,
-            optimizer: OptimizerConfig::default(),
-            schedule: Schedule::Constant,
-            loss: None,
-            augment: Augment::default(),
-            seed: 0,
-        }
-    }
-}
 
 /// Why training stopped or could not start.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -118,7 +85,7 @@ pub struct TrainerState {
 /// Trains models epoch by epoch; holds the optimiser and the position in training.
 #[derive(Debug, Clone)]
 pub struct Trainer {
-    config: TrainConfig,
+    config: TrainSpec,
     loss: LossKind,
     optimizer: Optimizer,
     epoch: usize,
@@ -131,9 +98,9 @@ const CHECK_EVERY: usize = 16;
 
 impl Trainer {
     /// A trainer for `task` data, after checking the config.
-    pub fn new(config: TrainConfig, task: Task) -> Result<Self, TrainError> {
-        let loss = config.loss.unwrap_or(LossKind::default_for(task));
-        if !loss.fits(task) {
+    pub fn new(config: TrainSpec, task: Task) -> Result<Self, TrainError> {
+        let loss = config.loss.unwrap_or(loss::default_loss(task));
+        if !loss::loss_fits(loss, task) {
             return Err(TrainError::Config {
                 field: "loss",
                 reason: format!("{loss:?} does not fit a {task:?} task"),
@@ -163,7 +130,7 @@ impl Trainer {
 
     /// A trainer continuing from `state`.
     pub fn restore(
-        config: TrainConfig,
+        config: TrainSpec,
         task: Task,
         state: &TrainerState,
         device: &burn::tensor::Device,
@@ -185,7 +152,7 @@ impl Trainer {
     }
 
     /// The config.
-    pub fn config(&self) -> &TrainConfig {
+    pub fn config(&self) -> &TrainSpec {
         &self.config
     }
 
@@ -293,7 +260,7 @@ impl Trainer {
     ) -> Result<Tensor<1>, TrainError> {
         let (x, y) = data.batch(batch);
         let mut rng = seed::rng(self.config.seed, "augment", self.step);
-        let x = self.config.augment.apply(x, &data.sample_shape, &mut rng);
+        let x = augment_batch(&self.config.augment, x, &data.sample_shape, &mut rng);
         // Dropout draws from the device's generator, reseeded per step so that a resumed run
         // draws the same masks.
         model

@@ -7,7 +7,7 @@ use coevo::data::{
     Augment, DataSource, Dataset, Inputs, Normalise, ResidentData, Samples, Targets, Task,
 };
 use coevo::model::{Model, ModelSpec};
-use coevo::train::{EvalOptions, OptimizerConfig, TrainConfig, TrainError, Trainer, evaluate, fit};
+use coevo::train::{EvalOptions, OptimizerConfig, TrainError, TrainSpec, Trainer, evaluate, fit};
 use coevo_tests::bundled_fashion_mnist;
 
 fn bundled(train: usize, test: usize) -> Dataset {
@@ -37,7 +37,7 @@ fn run(seed: u64) -> (String, Vec<f32>) {
     let validation: Vec<usize> = (0..200).collect();
     let resident = ResidentData::upload(&data, &validation, Normalise::Auto, &device);
     let mut model = Model::new(spec(), &device, seed).unwrap();
-    let config = TrainConfig {
+    let config = TrainSpec {
         epochs: 2,
         batch_size: 50,
         augment: Augment {
@@ -45,7 +45,7 @@ fn run(seed: u64) -> (String, Vec<f32>) {
             flip: true,
         },
         seed,
-        ..TrainConfig::default()
+        ..TrainSpec::default()
     };
     let mut trainer = Trainer::new(config, data.task).unwrap();
     let epochs = fit(
@@ -112,7 +112,7 @@ fn a_diverging_run_reports_its_step_and_keeps_the_last_good_model() {
     let linear =
         ModelSpec::from_json(r#"{"input":[8],"layers":[{"type":"linear","out":1}]}"#).unwrap();
     let mut model = Model::new(linear, &device, 1).unwrap();
-    let config = TrainConfig {
+    let config = TrainSpec {
         epochs: 20,
         batch_size: 20,
         optimizer: OptimizerConfig::Sgd {
@@ -121,7 +121,7 @@ fn a_diverging_run_reports_its_step_and_keeps_the_last_good_model() {
             weight_decay: 0.0,
             nesterov: false,
         },
-        ..TrainConfig::default()
+        ..TrainSpec::default()
     };
     let mut trainer = Trainer::new(config, data.task).unwrap();
     let err = loop {
