@@ -1,17 +1,21 @@
 //! Evaluation of a model or stacked ensemble on a split resident on the device.
+//!
+//! Every member's outputs for the whole split stay on the device until one read at the end;
+//! the ensemble is combined there too (mean or geometric mean of probabilities), so an
+//! evaluation of a population costs one pass per batch whatever its size.
 
-use burn::tensor::activation::softmax;
+use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
+use coevo_sdk::{Combination, Metrics};
 use serde::{Deserialize, Serialize};
 
 use super::loss::{self, LossKind, LossMismatch};
 use crate::data::{DeviceSplit, DeviceTargets, Targets};
-use crate::model::Model;
+use crate::model::{Model, TargetScale};
 use crate::tensors::{int_vector, to_f32, to_i64};
-use coevo_sdk::Metrics;
 
-/// What an evaluation returns besides the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What an evaluation reads and returns besides the metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvalOptions {
     /// Samples per forward pass.
@@ -20,20 +24,19 @@ pub struct EvalOptions {
     pub per_sample_loss: bool,
     /// Return predicted class probabilities per member.
     pub probabilities: bool,
+    /// How the ensemble combines its members.
+    pub combination: Combination,
+    /// Evaluate only these samples of the split.
+    pub subset: Option<Vec<usize>>,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self {
-            batch_size: 1000,
-            per_sample_loss: false,
-            probabilities: false,
-        }
+        Self { batch_size: 1000, per_sample_loss: false, probabilities: false, combination: Combination::Mean, subset: None }
     }
 }
 
-/// Metrics of each member and of their ensemble (the mean of their probabilities, or of their
-/// predictions for regression).
+/// Metrics of each member and of their ensemble.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// One entry per member.
@@ -50,16 +53,10 @@ pub struct Evaluation {
 }
 
 /// Evaluates `model` on `split` with `loss` (in evaluation mode).
-pub fn evaluate(
-    model: &Model,
-    split: &DeviceSplit,
-    loss: LossKind,
-    options: EvalOptions,
-) -> Result<Evaluation, LossMismatch> {
-    let m = model.members();
-    let n = split.len();
+pub fn evaluate(model: &Model, split: &DeviceSplit, loss: LossKind, options: EvalOptions) -> Result<Evaluation, LossMismatch> {
     let scale = model.spec().target_scale;
-    let indices: Vec<usize> = (0..n).collect();
+    let indices: Vec<usize> = options.subset.clone().unwrap_or_else(|| (0..split.len()).collect());
+    let n = indices.len();
     let mut losses = Vec::new();
     let mut outputs = Vec::new();
     for chunk in indices.chunks(options.batch_size.max(1)) {
@@ -68,107 +65,84 @@ pub fn evaluate(
         losses.push(loss::per_sample(out.clone(), &y, loss, scale)?);
         outputs.push(out);
     }
-    // One read per result: batches stay on the device until the end.
-    let losses = to_f32(Tensor::cat(losses, 1));
-    let output = Tensor::cat(outputs, 1);
-    let per_member = |v: &[f32]| v.chunks(n.max(1)).map(<[f32]>::to_vec).collect::<Vec<_>>();
-    let member_losses = per_member(&losses);
-    let mut evaluation = match (&split.host_targets, &split.targets) {
-        (Targets::Classes(labels), DeviceTargets::Classes(_)) => {
-            classify(output.clone(), &member_losses, labels, options)
-        }
-        (Targets::Values(values), _) => regress(output.clone(), &member_losses, values, scale),
-        _ => unreachable!("host and device targets come from the same samples"),
+    let member_losses: Vec<Vec<f32>> = match losses.is_empty() {
+        true => vec![Vec::new(); model.members()],
+        false => to_f32(Tensor::cat(losses, 1)).chunks(n.max(1)).map(<[f32]>::to_vec).collect(),
     };
-    if m < 2 {
+    let targets = split.host_targets.gather(&indices);
+    let mut evaluation = match (&targets, outputs.is_empty()) {
+        (_, true) => Evaluation { members: vec![Metrics::default(); model.members()], ensemble: None, per_sample_loss: None, probabilities: None },
+        (Targets::Classes(labels), false) => classify(Tensor::cat(outputs, 1), &member_losses, labels, &options),
+        (Targets::Values(values), false) => regress(Tensor::cat(outputs, 1), &member_losses, values, scale),
+    };
+    if model.members() < 2 {
         evaluation.ensemble = None;
     }
     if options.per_sample_loss {
         evaluation.per_sample_loss = Some(member_losses);
     }
+    debug_assert!(matches!((&split.targets, &targets), (DeviceTargets::Classes(_), Targets::Classes(_)) | (DeviceTargets::Values(_), Targets::Values(_))));
     Ok(evaluation)
 }
 
-fn classify(
-    output: Tensor<3>,
-    losses: &[Vec<f32>],
-    labels: &[u32],
-    options: EvalOptions,
-) -> Evaluation {
-    let [m, n, _] = output.dims();
-    let probs = softmax(output, 2);
+fn classify(output: Tensor<3>, losses: &[Vec<f32>], labels: &[u32], options: &EvalOptions) -> Evaluation {
+    let [m, n, k] = output.dims();
+    let log_probs = log_softmax(output, 2);
+    let probs = log_probs.clone().exp();
     let predicted = read_int(probs.clone().argmax(2).reshape([m * n]));
-    let mean_probs = probs.clone().mean_dim(0).reshape([n, probs.dims()[2]]);
-    let ensemble_pred = read_int(mean_probs.clone().argmax(1).reshape([n]));
-    let label_index = int_vector(
-        labels.iter().map(|&l| i64::from(l)).collect(),
-        &mean_probs.device(),
-    );
-    let ensemble_nll = to_f32(
-        mean_probs
-            .clone()
-            .gather(1, label_index.reshape([n, 1]))
-            .clamp_min(1e-12)
-            .log()
-            .neg()
-            .reshape([n]),
-    );
-    let members = losses
-        .iter()
-        .zip(predicted.chunks(n.max(1)))
-        .map(|(l, p)| Metrics::classification(l, p, labels))
-        .collect();
+    let members = losses.iter().zip(predicted.chunks(n)).map(|(l, p)| Metrics::classification(l, p, labels)).collect();
+    let ensemble = combine(log_probs, &predicted, labels, options.combination, [m, n, k]);
     Evaluation {
         members,
-        ensemble: Some(Metrics::classification(
-            &ensemble_nll,
-            &ensemble_pred,
-            labels,
-        )),
+        ensemble: Some(ensemble),
         per_sample_loss: None,
-        probabilities: options
-            .probabilities
-            .then(|| to_f32(probs.reshape([m * n * mean_probs.dims()[1]]))),
+        probabilities: options.probabilities.then(|| to_f32(probs.reshape([m * n * k]))),
     }
 }
 
-fn regress(
-    output: Tensor<3>,
-    losses: &[Vec<f32>],
-    targets: &[f32],
-    scale: Option<crate::model::TargetScale>,
-) -> Evaluation {
+/// The ensemble's metrics under `rule`. Its loss is the negative log-likelihood of the combined
+/// distribution (of the mean one for a vote, which has no distribution of its own).
+fn combine(log_probs: Tensor<3>, predicted: &[u32], labels: &[u32], rule: Combination, [m, n, k]: [usize; 3]) -> Metrics {
+    let combined_log = match rule {
+        // log of the mean of probabilities; clamped so a zero probability stays finite.
+        Combination::Mean | Combination::MajorityVote => log_probs.exp().mean_dim(0).clamp_min(1e-30).log(),
+        // The normalised geometric mean: softmax of the mean log-probability.
+        Combination::GeometricMean => log_softmax(log_probs.mean_dim(0), 2),
+    }
+    .reshape([n, k]);
+    let label_index = int_vector(labels.iter().map(|&l| i64::from(l)).collect(), &combined_log.device());
+    let nll = to_f32(combined_log.clone().gather(1, label_index.reshape([n, 1])).neg().reshape([n]));
+    let choice = match rule {
+        Combination::MajorityVote => majority(predicted, m, n, k),
+        _ => read_int(combined_log.argmax(1).reshape([n])),
+    };
+    Metrics::classification(&nll, &choice, labels)
+}
+
+/// The most frequent label per sample among `m` members' predictions (ties to the lowest).
+fn majority(predicted: &[u32], m: usize, n: usize, k: usize) -> Vec<u32> {
+    (0..n)
+        .map(|i| {
+            let mut votes = vec![0usize; k];
+            for member in 0..m {
+                votes[predicted[member * n + i] as usize] += 1;
+            }
+            let best = votes.iter().copied().max().unwrap_or(0);
+            votes.iter().position(|&v| v == best).unwrap_or(0) as u32
+        })
+        .collect()
+}
+
+fn regress(output: Tensor<3>, losses: &[Vec<f32>], targets: &[f32], scale: Option<TargetScale>) -> Evaluation {
     let [m, n, _] = output.dims();
-    let scale = scale.unwrap_or(crate::model::TargetScale {
-        mean: 0.0,
-        std: 1.0,
-    });
-    let predicted = to_f32(
-        output
-            .reshape([m * n])
-            .mul_scalar(scale.std)
-            .add_scalar(scale.mean),
-    );
-    let ensemble_pred: Vec<f32> = (0..n)
-        .map(|i| (0..m).map(|k| predicted[k * n + i]).sum::<f32>() / m as f32)
-        .collect();
-    let ensemble_losses: Vec<f32> = ensemble_pred
-        .iter()
-        .zip(targets)
-        .map(|(p, t)| (p - t).abs())
-        .collect();
-    let members = losses
-        .iter()
-        .zip(predicted.chunks(n.max(1)))
-        .map(|(l, p)| Metrics::regression(l, p, targets))
-        .collect();
+    let scale = scale.unwrap_or(TargetScale { mean: 0.0, std: 1.0 });
+    let predicted = to_f32(output.reshape([m * n]).mul_scalar(scale.std).add_scalar(scale.mean));
+    let ensemble_pred: Vec<f32> = (0..n).map(|i| (0..m).map(|k| predicted[k * n + i]).sum::<f32>() / m as f32).collect();
+    let ensemble_losses: Vec<f32> = ensemble_pred.iter().zip(targets).map(|(p, t)| (p - t).abs()).collect();
+    let members = losses.iter().zip(predicted.chunks(n.max(1))).map(|(l, p)| Metrics::regression(l, p, targets)).collect();
     Evaluation {
         members,
-        ensemble: Some(Metrics::regression(
-            &ensemble_losses,
-            &ensemble_pred,
-            targets,
-        )),
+        ensemble: Some(Metrics::regression(&ensemble_losses, &ensemble_pred, targets)),
         per_sample_loss: None,
         probabilities: None,
     }
@@ -176,4 +150,42 @@ fn regress(
 
 fn read_int<const D: usize>(t: Tensor<D, Int>) -> Vec<u32> {
     to_i64(t).into_iter().map(|v| v as u32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, TensorData};
+
+    use super::*;
+
+    fn logits(values: &[f32], [m, n, k]: [usize; 3]) -> Tensor<3> {
+        log_softmax(Tensor::from_data(TensorData::new(values.to_vec(), [m, n, k]), &Device::flex()), 2)
+    }
+
+    #[test]
+    fn the_three_combination_rules_differ_as_they_should() {
+        // Three members, one sample, three classes: two weakly prefer class 1, one strongly class 0.
+        let p = [[0.3f32, 0.4, 0.3], [0.3, 0.4, 0.3], [0.9, 0.05, 0.05]];
+        let raw: Vec<f32> = p.iter().flatten().map(|v| v.ln()).collect();
+        let log_probs = logits(&raw, [3, 1, 3]);
+        let predicted = [1, 1, 0];
+        let mean = combine(log_probs.clone(), &predicted, &[0], Combination::Mean, [3, 1, 3]);
+        let vote = combine(log_probs.clone(), &predicted, &[0], Combination::MajorityVote, [3, 1, 3]);
+        let geo = combine(log_probs, &predicted, &[0], Combination::GeometricMean, [3, 1, 3]);
+        // Mean: (0.5, 0.283, 0.217) → class 0. Vote: class 1.
+        assert_eq!(mean.accuracy, Some(1.0));
+        assert_eq!(vote.accuracy, Some(0.0));
+        assert!((mean.loss - (-(0.5f64).ln())).abs() < 1e-5);
+        // Geometric: ∝ (0.3·0.3·0.9)^(1/3), (0.4·0.4·0.05)^(1/3), (0.3·0.3·0.05)^(1/3) → class 0.
+        let g = [(0.3f64 * 0.3 * 0.9).cbrt(), (0.4f64 * 0.4 * 0.05).cbrt(), (0.3f64 * 0.3 * 0.05).cbrt()];
+        let expected = -(g[0] / g.iter().sum::<f64>()).ln();
+        assert!((geo.loss - expected).abs() < 1e-5, "{} vs {expected}", geo.loss);
+        assert_eq!(geo.accuracy, Some(1.0));
+    }
+
+    #[test]
+    fn majority_breaks_ties_to_the_lowest_label() {
+        assert_eq!(majority(&[2, 1], 2, 1, 3), [1]);
+        assert_eq!(majority(&[2, 2, 0], 3, 1, 3), [2]);
+    }
 }

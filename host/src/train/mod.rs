@@ -1,5 +1,6 @@
 //! Training and evaluation: optimisers, schedules, losses, metrics and the training loop.
 
+pub mod coupling;
 mod evaluate;
 mod fit;
 pub mod loss;

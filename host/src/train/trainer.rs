@@ -4,6 +4,7 @@ use burn::tensor::Tensor;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use super::coupling;
 use super::loss::{self, LossKind, LossMismatch};
 use super::optimizer::{Optimizer, OptimizerState};
 use coevo_sdk::TrainSpec;
@@ -86,6 +87,7 @@ pub struct TrainerState {
 #[derive(Debug, Clone)]
 pub struct Trainer {
     config: TrainSpec,
+    teacher: Option<Model>,
     loss: LossKind,
     optimizer: Optimizer,
     epoch: usize,
@@ -119,13 +121,25 @@ impl Trainer {
                 field: "optimizer",
                 reason,
             })?;
+        if (config.coupling.is_some() || config.distill.is_some()) && loss != LossKind::CrossEntropy {
+            return Err(TrainError::Config {
+                field: "coupling",
+                reason: "coupling and distillation compare class distributions; they need the cross-entropy loss".into(),
+            });
+        }
         Ok(Self {
             optimizer: Optimizer::new(config.optimizer),
+            teacher: None,
             loss,
             config,
             epoch: 0,
             step: 0,
         })
+    }
+
+    /// The teacher that `distill` in the spec refers to; it is only evaluated, never trained.
+    pub fn set_teacher(&mut self, teacher: Model) {
+        self.teacher = Some(teacher);
     }
 
     /// A trainer continuing from `state`.
@@ -279,9 +293,27 @@ impl Trainer {
                 None => p.clone(),
             })
             .collect();
+        let teacher_output = match (&self.config.distill, &self.teacher) {
+            (Some(_), Some(teacher)) => Some(teacher.predict(x.clone())),
+            (Some(_), None) => {
+                return Err(TrainError::Config { field: "distill", reason: "no teacher model was given".into() });
+            }
+            _ => None,
+        };
         let forward = model.forward_with(&effective, x, Mode::Train);
-        let per_sample =
-            loss::per_sample(forward.output, &y, self.loss, model.spec().target_scale)?;
+        let mut per_sample =
+            loss::per_sample(forward.output.clone(), &y, self.loss, model.spec().target_scale)?;
+        if let Some(beta) = &self.config.coupling {
+            let m = model.members();
+            if beta.len() != m || beta.iter().any(|row| row.len() != m) {
+                return Err(TrainError::Config { field: "coupling", reason: format!("β must be {m}×{m} for {m} members") });
+            }
+            per_sample = per_sample + coupling::coupling_loss(forward.output.clone(), beta);
+        }
+        if let (Some(distill), Some(teacher)) = (&self.config.distill, teacher_output) {
+            let term = coupling::distillation_loss(forward.output, teacher, distill.temperature);
+            per_sample = per_sample + term.mul_scalar(distill.weight);
+        }
         let per_member = per_sample.mean_dim(1).reshape([model.members()]);
         let grads = per_member.clone().sum().backward();
         let grads: Vec<Tensor<1>> = tracked

@@ -1,0 +1,100 @@
+//! The coupling and distillation terms of a member's loss.
+//!
+//! Co-learning (Brazowski & Schneidman, "Collective Learning by Ensembles of Altruistic
+//! Diversifying Neural Networks", eq. 1): member `i` minimises
+//! `KL(q‖p_i) + Σ_{j≠i} β_ij KL(p_j‖p_i)`. The other members' predictions `p_j` are targets:
+//! they are detached, so the gradient of member `i`'s loss reaches only member `i`'s
+//! parameters, and with respect to `i`'s logits `z_i` it is `Σ_j β_ij (p_i − p_j)`.
+//! A positive `β` pulls the members together, a negative one pushes them apart.
+
+use burn::tensor::Tensor;
+use burn::tensor::activation::log_softmax;
+
+use crate::tensors::vector;
+
+/// `Σ_j β_ij KL(p_j‖p_i)` per member and sample: `[M, B]` from logits `[M, B, K]` and the
+/// coupling matrix `beta` (`M × M`, row `i` for member `i`; the diagonal is ignored).
+pub fn coupling_loss(output: Tensor<3>, beta: &[Vec<f64>]) -> Tensor<2> {
+    let [m, b, _] = output.dims();
+    let device = output.device();
+    let log_p = log_softmax(output, 2);
+    let log_target = log_p.clone().detach();
+    let target = log_target.clone().exp();
+    // cross[b, i, j] = Σ_k p_j log p_i; minus_entropy[b, j] = Σ_k p_j log p_j.
+    let cross = log_p.swap_dims(0, 1).matmul(target.clone().swap_dims(0, 1).swap_dims(1, 2));
+    let minus_entropy = (target * log_target).sum_dim(2).reshape([m, b]).swap_dims(0, 1).reshape([b, 1, m]);
+    let kl = minus_entropy - cross; // [B, M, M]: KL(p_j ‖ p_i) at [b, i, j]
+    let weights: Vec<f32> = (0..m)
+        .flat_map(|i| (0..m).map(move |j| (i, j)))
+        .map(|(i, j)| if i == j { 0.0 } else { beta[i][j] as f32 })
+        .collect();
+    let beta = vector(weights, &device).reshape([1, m, m]);
+    (kl * beta).sum_dim(2).reshape([b, m]).swap_dims(0, 1)
+}
+
+/// `T² · KL(p_teacher^T ‖ p^T)` per member and sample, both distributions softened by the
+/// temperature `T` (Hinton et al.'s scaling keeps gradients comparable across `T`).
+pub fn distillation_loss(output: Tensor<3>, teacher: Tensor<3>, temperature: f64) -> Tensor<2> {
+    let [m, b, _] = output.dims();
+    let log_p = log_softmax(output.div_scalar(temperature), 2);
+    let log_t = log_softmax(teacher.div_scalar(temperature), 2).detach();
+    let t = log_t.clone().exp();
+    // The teacher's [1, B, K] broadcasts over the members.
+    let kl = (t * (log_t - log_p)).sum_dim(2).reshape([m, b]);
+    kl.mul_scalar(temperature * temperature)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Device, TensorData};
+
+    use super::*;
+    use crate::tensors::to_f32;
+
+    fn softmax(z: &[f64]) -> Vec<f64> {
+        let e: Vec<f64> = z.iter().map(|v| v.exp()).collect();
+        let s: f64 = e.iter().sum();
+        e.iter().map(|v| v / s).collect()
+    }
+
+    fn kl(p: &[f64], q: &[f64]) -> f64 {
+        p.iter().zip(q).map(|(a, b)| a * (a / b).ln()).sum()
+    }
+
+    #[test]
+    fn coupling_matches_a_hand_computed_loss_and_gradient() {
+        let device = Device::flex();
+        // Three members, one sample, three classes.
+        let z = [[0.2, -1.0, 0.5], [1.5, 0.0, -0.3], [-0.7, 0.4, 0.1]];
+        let beta = vec![vec![0.0, -0.5, 0.25], vec![0.3, 0.0, -1.0], vec![2.0, 0.1, 0.0]];
+        let flat: Vec<f32> = z.iter().flatten().map(|&v| v as f32).collect();
+        let logits = Tensor::<3>::from_data(TensorData::new(flat, [3, 1, 3]), &device.clone().autodiff()).require_grad();
+        let loss = coupling_loss(logits.clone(), &beta);
+        let values = to_f32(loss.clone().without_autodiff());
+        let grads = loss.sum().backward();
+        let grad = to_f32(logits.grad(&grads).unwrap());
+
+        let p: Vec<Vec<f64>> = z.iter().map(|zi| softmax(zi)).collect();
+        for i in 0..3 {
+            let expected: f64 = (0..3).filter(|&j| j != i).map(|j| beta[i][j] * kl(&p[j], &p[i])).sum();
+            assert!((f64::from(values[i]) - expected).abs() < 1e-5, "loss of member {i}");
+            for c in 0..3 {
+                // d/dz_ic Σ_j β_ij KL(p_j‖p_i) = Σ_j β_ij (p_ic − p_jc), with p_j held fixed.
+                let expected: f64 = (0..3).filter(|&j| j != i).map(|j| beta[i][j] * (p[i][c] - p[j][c])).sum();
+                assert!((f64::from(grad[i * 3 + c]) - expected).abs() < 1e-5, "gradient of member {i}, class {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn distillation_is_zero_when_student_matches_teacher() {
+        let device = Device::flex();
+        let z = Tensor::<3>::from_data(TensorData::new(vec![0.3f32, -0.2, 1.0, 0.0], [2, 1, 2]), &device);
+        let teacher = z.clone().narrow(0, 0, 1);
+        let loss = to_f32(distillation_loss(z, teacher, 2.0));
+        assert!(loss[0].abs() < 1e-6);
+        // Member 1 differs from the teacher: T²·KL(softmax([0.15,-0.1]) ‖ softmax([0.5, 0])).
+        let (t, s) = (softmax(&[0.15, -0.1]), softmax(&[0.5, 0.0]));
+        assert!((f64::from(loss[1]) - 4.0 * kl(&t, &s)).abs() < 1e-5);
+    }
+}
