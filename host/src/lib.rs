@@ -15,6 +15,7 @@ pub mod data;
 pub mod device;
 pub mod model;
 pub mod params;
+pub mod plugin;
 pub mod seed;
 pub mod tensors;
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod data;
 pub mod logging;
 mod models;
 mod output;
+mod plugins;
 mod progress;
 mod train;
 
@@ -44,6 +45,9 @@ enum Command {
     /// Model presets: list them, show a spec with its parameter count.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Algorithm plugins: list, show, run.
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
     /// Benchmarks that print numbers.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -56,5 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(command) => data::run(command, &cli.global),
         Command::Models(command) => models::run(command, &cli.global),
         Command::Bench(command) => bench::run(command, &cli.global),
+        Command::Plugins(command) => plugins::run(command, &cli.global),
     }
 }

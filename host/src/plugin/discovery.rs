@@ -19,7 +19,10 @@ impl PluginPath {
         if let Some(path) = std::env::var_os("COEVO_PLUGIN_PATH") {
             dirs.extend(std::env::split_paths(&path));
         }
-        if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(Path::to_path_buf))
+        {
             // Test binaries run from target/<profile>/deps; the plugins sit one level up.
             if dir.file_name().is_some_and(|n| n == "deps") {
                 dirs.extend(dir.parent().map(Path::to_path_buf));
@@ -43,8 +46,14 @@ impl PluginPath {
     pub fn candidates(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for dir in &self.dirs {
-            let Ok(entries) = std::fs::read_dir(dir) else { continue };
-            let mut found: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| is_plugin_file(p)).collect();
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| is_plugin_file(p))
+                .collect();
             found.sort();
             files.extend(found);
         }
@@ -57,7 +66,9 @@ impl PluginPath {
         let mut errors = Vec::new();
         for file in self.candidates() {
             match load(&file) {
-                Ok(plugin) if plugins.iter().all(|p| p.name() != plugin.name()) => plugins.push(plugin),
+                Ok(plugin) if plugins.iter().all(|p| p.name() != plugin.name()) => {
+                    plugins.push(plugin)
+                }
                 Ok(_) => {}
                 Err(e) => errors.push(e),
             }
@@ -72,17 +83,30 @@ impl PluginPath {
             return load(as_path);
         }
         let (plugins, _) = self.list();
-        plugins.into_iter().find(|p| p.name() == name).ok_or_else(|| PluginError::NotFound {
-            name: name.to_string(),
-            searched: self.dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
-        })
+        plugins
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| PluginError::NotFound {
+                name: name.to_string(),
+                searched: self
+                    .dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
     }
 }
 
 /// `libcoevo_plugin_*.so`, `coevo_plugin_*.dll`, `libcoevo_plugin_*.dylib` and plugin files
 /// named by users (anything with a shared-library extension whose name says plugin).
 fn is_plugin_file(path: &Path) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let library = [".so", ".dylib", ".dll"].iter().any(|ext| name.ends_with(ext));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let library = [".so", ".dylib", ".dll"]
+        .iter()
+        .any(|ext| name.ends_with(ext));
     library && name.contains("coevo_plugin")
 }

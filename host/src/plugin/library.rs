@@ -41,13 +41,28 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, PluginError> {
 
 /// Loads a copy of `path` under a unique name, so that a rebuilt file is really loaded anew.
 pub fn load_fresh_copy(path: &Path, copies: &Path) -> Result<LoadedPlugin, PluginError> {
-    std::fs::create_dir_all(copies).map_err(|source| PluginError::Io { path: copies.to_path_buf(), source })?;
+    std::fs::create_dir_all(copies).map_err(|source| PluginError::Io {
+        path: copies.to_path_buf(),
+        source,
+    })?;
     let bytes = std::fs::read(path).map_err(|source| io_or_missing(path, source))?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = path.extension().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let copy = copies.join(format!("{stem}-{}.{ext}", &hex(&Sha256::digest(&bytes))[..16]));
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let copy = copies.join(format!(
+        "{stem}-{}.{ext}",
+        &hex(&Sha256::digest(&bytes))[..16]
+    ));
     if !copy.exists() {
-        std::fs::write(&copy, &bytes).map_err(|source| PluginError::Io { path: copy.clone(), source })?;
+        std::fs::write(&copy, &bytes).map_err(|source| PluginError::Io {
+            path: copy.clone(),
+            source,
+        })?;
     }
     load_from(&copy, path)
 }
@@ -56,7 +71,10 @@ fn io_or_missing(path: &Path, source: std::io::Error) -> PluginError {
     if source.kind() == std::io::ErrorKind::NotFound {
         PluginError::Missing(path.to_path_buf())
     } else {
-        PluginError::Io { path: path.to_path_buf(), source }
+        PluginError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -65,8 +83,10 @@ fn load_from(file: &Path, reported: &Path) -> Result<LoadedPlugin, PluginError> 
     let hash = hex(&Sha256::digest(&bytes));
     // SAFETY: loading a library runs its initialisers; plugins are trusted code the user chose
     // to run, as any program is.
-    let library = unsafe { Library::new(file) }
-        .map_err(|e| PluginError::NotALibrary { path: reported.to_path_buf(), reason: e.to_string() })?;
+    let library = unsafe { Library::new(file) }.map_err(|e| PluginError::NotALibrary {
+        path: reported.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     // Leaked: see the module documentation.
     let library: &'static Library = Box::leak(Box::new(library));
     // SAFETY: the symbol is declared with the ABI's entry type; a library exporting the name
@@ -82,14 +102,26 @@ fn load_from(file: &Path, reported: &Path) -> Result<LoadedPlugin, PluginError> 
             "no message".to_string()
         } else {
             // SAFETY: the entry's error messages are static NUL-terminated strings.
-            unsafe { CStr::from_ptr(message) }.to_string_lossy().into_owned()
+            unsafe { CStr::from_ptr(message) }
+                .to_string_lossy()
+                .into_owned()
         };
-        return Err(PluginError::Entry { path: reported.to_path_buf(), status, message });
+        return Err(PluginError::Entry {
+            path: reported.to_path_buf(),
+            status,
+            message,
+        });
     }
     // SAFETY: the descriptor lives in a library that is never unloaded.
-    let plugin = unsafe { Plugin::new(descriptor) }
-        .map_err(|mismatch| PluginError::Version { path: reported.to_path_buf(), mismatch })?;
-    Ok(LoadedPlugin { path: reported.to_path_buf(), hash, plugin })
+    let plugin = unsafe { Plugin::new(descriptor) }.map_err(|mismatch| PluginError::Version {
+        path: reported.to_path_buf(),
+        mismatch,
+    })?;
+    Ok(LoadedPlugin {
+        path: reported.to_path_buf(),
+        hash,
+        plugin,
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -17,7 +17,9 @@ pub fn validate(schema: &Value, value: &Value) -> Vec<String> {
 }
 
 fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
-    let Some(schema) = schema.as_object() else { return };
+    let Some(schema) = schema.as_object() else {
+        return;
+    };
     if let Some(expected) = schema.get("type") {
         let names: Vec<&str> = match expected {
             Value::String(s) => vec![s.as_str()],
@@ -25,20 +27,24 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
             _ => Vec::new(),
         };
         if !names.is_empty() && !names.iter().any(|t| has_type(value, t)) {
-            errors.push(format!("{path}: expected {}, found {}", names.join(" or "), describe(value)));
+            errors.push(format!(
+                "{path}: expected {}, found {}",
+                names.join(" or "),
+                describe(value)
+            ));
             return;
         }
     }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            let list: Vec<String> = options.iter().map(Value::to_string).collect();
-            errors.push(format!("{path}: {value} is not one of {}", list.join(", ")));
-        }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        let list: Vec<String> = options.iter().map(Value::to_string).collect();
+        errors.push(format!("{path}: {value} is not one of {}", list.join(", ")));
     }
-    if let Some(constant) = schema.get("const") {
-        if constant != value {
-            errors.push(format!("{path}: must be {constant}, found {value}"));
-        }
+    if let Some(constant) = schema.get("const")
+        && constant != value
+    {
+        errors.push(format!("{path}: must be {constant}, found {value}"));
     }
     if let Some(x) = value.as_f64() {
         bounds(schema, x, path, errors);
@@ -56,19 +62,32 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
     }
     if let Some(object) = value.as_object() {
         let properties = schema.get("properties").and_then(Value::as_object);
-        for name in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        for name in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if !object.contains_key(name) {
                 errors.push(format!("{path}.{name}: required but missing"));
             }
         }
         for (name, field) in object {
             let field_path = format!("{path}.{name}");
-            match (properties.and_then(|p| p.get(name)), schema.get("additionalProperties")) {
+            match (
+                properties.and_then(|p| p.get(name)),
+                schema.get("additionalProperties"),
+            ) {
                 (Some(field_schema), _) => check(field_schema, field, &field_path, errors),
                 (None, Some(Value::Bool(false))) => {
-                    let known: Vec<&String> = properties.map(|p| p.keys().collect()).unwrap_or_default();
+                    let known: Vec<&String> =
+                        properties.map(|p| p.keys().collect()).unwrap_or_default();
                     let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
-                    errors.push(format!("{field_path}: unknown field; known fields: {}", known.join(", ")));
+                    errors.push(format!(
+                        "{field_path}: unknown field; known fields: {}",
+                        known.join(", ")
+                    ));
                 }
                 (None, Some(extra @ Value::Object(_))) => check(extra, field, &field_path, errors),
                 (None, _) => {}
@@ -117,9 +136,19 @@ fn bounds(schema: &serde_json::Map<String, Value>, x: f64, path: &str, errors: &
     }
 }
 
-fn lengths(schema: &serde_json::Map<String, Value>, n: usize, unit: &str, path: &str, errors: &mut Vec<String>) {
+fn lengths(
+    schema: &serde_json::Map<String, Value>,
+    n: usize,
+    unit: &str,
+    path: &str,
+    errors: &mut Vec<String>,
+) {
     let key = |k: &str| schema.get(k).and_then(Value::as_u64).map(|v| v as usize);
-    let (min, max) = if unit == "items" { ("minItems", "maxItems") } else { ("minLength", "maxLength") };
+    let (min, max) = if unit == "items" {
+        ("minItems", "maxItems")
+    } else {
+        ("minLength", "maxLength")
+    };
     if let Some(m) = key(min).filter(|&m| n < m) {
         errors.push(format!("{path}: {n} {unit}, at least {m} needed"));
     }
@@ -147,7 +176,10 @@ mod tests {
                 "layers": {"type": "array", "items": {"type": "integer"}, "maxItems": 2}
             }
         });
-        let errors = validate(&schema, &json!({"sigma": 0, "mode": "row", "layers": [1, "x", 3], "sigmaa": 1}));
+        let errors = validate(
+            &schema,
+            &json!({"sigma": 0, "mode": "row", "layers": [1, "x", 3], "sigmaa": 1}),
+        );
         let expected = [
             "config.population: required but missing",
             "config.sigma: 0 must be greater than 0",
@@ -157,10 +189,16 @@ mod tests {
             "config.sigmaa: unknown field; known fields: layers, mode, population, sigma",
         ];
         for e in expected {
-            assert!(errors.iter().any(|x| x == e), "missing {e:?} in {errors:#?}");
+            assert!(
+                errors.iter().any(|x| x == e),
+                "missing {e:?} in {errors:#?}"
+            );
         }
         assert_eq!(errors.len(), expected.len(), "{errors:#?}");
         assert!(validate(&schema, &json!({"population": 4, "sigma": 0.1})).is_empty());
-        assert_eq!(validate(&schema, &json!([1])), ["config: expected object, found an array"]);
+        assert_eq!(
+            validate(&schema, &json!([1])),
+            ["config: expected object, found an array"]
+        );
     }
 }

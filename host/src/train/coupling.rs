@@ -21,8 +21,14 @@ pub fn coupling_loss(output: Tensor<3>, beta: &[Vec<f64>]) -> Tensor<2> {
     let log_target = log_p.clone().detach();
     let target = log_target.clone().exp();
     // cross[b, i, j] = Σ_k p_j log p_i; minus_entropy[b, j] = Σ_k p_j log p_j.
-    let cross = log_p.swap_dims(0, 1).matmul(target.clone().swap_dims(0, 1).swap_dims(1, 2));
-    let minus_entropy = (target * log_target).sum_dim(2).reshape([m, b]).swap_dims(0, 1).reshape([b, 1, m]);
+    let cross = log_p
+        .swap_dims(0, 1)
+        .matmul(target.clone().swap_dims(0, 1).swap_dims(1, 2));
+    let minus_entropy = (target * log_target)
+        .sum_dim(2)
+        .reshape([m, b])
+        .swap_dims(0, 1)
+        .reshape([b, 1, m]);
     let kl = minus_entropy - cross; // [B, M, M]: KL(p_j ‖ p_i) at [b, i, j]
     let weights: Vec<f32> = (0..m)
         .flat_map(|i| (0..m).map(move |j| (i, j)))
@@ -66,9 +72,15 @@ mod tests {
         let device = Device::flex();
         // Three members, one sample, three classes.
         let z = [[0.2, -1.0, 0.5], [1.5, 0.0, -0.3], [-0.7, 0.4, 0.1]];
-        let beta = vec![vec![0.0, -0.5, 0.25], vec![0.3, 0.0, -1.0], vec![2.0, 0.1, 0.0]];
+        let beta = vec![
+            vec![0.0, -0.5, 0.25],
+            vec![0.3, 0.0, -1.0],
+            vec![2.0, 0.1, 0.0],
+        ];
         let flat: Vec<f32> = z.iter().flatten().map(|&v| v as f32).collect();
-        let logits = Tensor::<3>::from_data(TensorData::new(flat, [3, 1, 3]), &device.clone().autodiff()).require_grad();
+        let logits =
+            Tensor::<3>::from_data(TensorData::new(flat, [3, 1, 3]), &device.clone().autodiff())
+                .require_grad();
         let loss = coupling_loss(logits.clone(), &beta);
         let values = to_f32(loss.clone().without_autodiff());
         let grads = loss.sum().backward();
@@ -76,12 +88,24 @@ mod tests {
 
         let p: Vec<Vec<f64>> = z.iter().map(|zi| softmax(zi)).collect();
         for i in 0..3 {
-            let expected: f64 = (0..3).filter(|&j| j != i).map(|j| beta[i][j] * kl(&p[j], &p[i])).sum();
-            assert!((f64::from(values[i]) - expected).abs() < 1e-5, "loss of member {i}");
+            let expected: f64 = (0..3)
+                .filter(|&j| j != i)
+                .map(|j| beta[i][j] * kl(&p[j], &p[i]))
+                .sum();
+            assert!(
+                (f64::from(values[i]) - expected).abs() < 1e-5,
+                "loss of member {i}"
+            );
             for c in 0..3 {
                 // d/dz_ic Σ_j β_ij KL(p_j‖p_i) = Σ_j β_ij (p_ic − p_jc), with p_j held fixed.
-                let expected: f64 = (0..3).filter(|&j| j != i).map(|j| beta[i][j] * (p[i][c] - p[j][c])).sum();
-                assert!((f64::from(grad[i * 3 + c]) - expected).abs() < 1e-5, "gradient of member {i}, class {c}");
+                let expected: f64 = (0..3)
+                    .filter(|&j| j != i)
+                    .map(|j| beta[i][j] * (p[i][c] - p[j][c]))
+                    .sum();
+                assert!(
+                    (f64::from(grad[i * 3 + c]) - expected).abs() < 1e-5,
+                    "gradient of member {i}, class {c}"
+                );
             }
         }
     }
@@ -89,7 +113,10 @@ mod tests {
     #[test]
     fn distillation_is_zero_when_student_matches_teacher() {
         let device = Device::flex();
-        let z = Tensor::<3>::from_data(TensorData::new(vec![0.3f32, -0.2, 1.0, 0.0], [2, 1, 2]), &device);
+        let z = Tensor::<3>::from_data(
+            TensorData::new(vec![0.3f32, -0.2, 1.0, 0.0], [2, 1, 2]),
+            &device,
+        );
         let teacher = z.clone().narrow(0, 0, 1);
         let loss = to_f32(distillation_loss(z, teacher, 2.0));
         assert!(loss[0].abs() < 1e-6);

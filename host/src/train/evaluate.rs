@@ -32,7 +32,13 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self { batch_size: 1000, per_sample_loss: false, probabilities: false, combination: Combination::Mean, subset: None }
+        Self {
+            batch_size: 1000,
+            per_sample_loss: false,
+            probabilities: false,
+            combination: Combination::Mean,
+            subset: None,
+        }
     }
 }
 
@@ -53,9 +59,17 @@ pub struct Evaluation {
 }
 
 /// Evaluates `model` on `split` with `loss` (in evaluation mode).
-pub fn evaluate(model: &Model, split: &DeviceSplit, loss: LossKind, options: EvalOptions) -> Result<Evaluation, LossMismatch> {
+pub fn evaluate(
+    model: &Model,
+    split: &DeviceSplit,
+    loss: LossKind,
+    options: EvalOptions,
+) -> Result<Evaluation, LossMismatch> {
     let scale = model.spec().target_scale;
-    let indices: Vec<usize> = options.subset.clone().unwrap_or_else(|| (0..split.len()).collect());
+    let indices: Vec<usize> = options
+        .subset
+        .clone()
+        .unwrap_or_else(|| (0..split.len()).collect());
     let n = indices.len();
     let mut losses = Vec::new();
     let mut outputs = Vec::new();
@@ -67,13 +81,25 @@ pub fn evaluate(model: &Model, split: &DeviceSplit, loss: LossKind, options: Eva
     }
     let member_losses: Vec<Vec<f32>> = match losses.is_empty() {
         true => vec![Vec::new(); model.members()],
-        false => to_f32(Tensor::cat(losses, 1)).chunks(n.max(1)).map(<[f32]>::to_vec).collect(),
+        false => to_f32(Tensor::cat(losses, 1))
+            .chunks(n.max(1))
+            .map(<[f32]>::to_vec)
+            .collect(),
     };
     let targets = split.host_targets.gather(&indices);
     let mut evaluation = match (&targets, outputs.is_empty()) {
-        (_, true) => Evaluation { members: vec![Metrics::default(); model.members()], ensemble: None, per_sample_loss: None, probabilities: None },
-        (Targets::Classes(labels), false) => classify(Tensor::cat(outputs, 1), &member_losses, labels, &options),
-        (Targets::Values(values), false) => regress(Tensor::cat(outputs, 1), &member_losses, values, scale),
+        (_, true) => Evaluation {
+            members: vec![Metrics::default(); model.members()],
+            ensemble: None,
+            per_sample_loss: None,
+            probabilities: None,
+        },
+        (Targets::Classes(labels), false) => {
+            classify(Tensor::cat(outputs, 1), &member_losses, labels, &options)
+        }
+        (Targets::Values(values), false) => {
+            regress(Tensor::cat(outputs, 1), &member_losses, values, scale)
+        }
     };
     if model.members() < 2 {
         evaluation.ensemble = None;
@@ -81,37 +107,75 @@ pub fn evaluate(model: &Model, split: &DeviceSplit, loss: LossKind, options: Eva
     if options.per_sample_loss {
         evaluation.per_sample_loss = Some(member_losses);
     }
-    debug_assert!(matches!((&split.targets, &targets), (DeviceTargets::Classes(_), Targets::Classes(_)) | (DeviceTargets::Values(_), Targets::Values(_))));
+    debug_assert!(matches!(
+        (&split.targets, &targets),
+        (DeviceTargets::Classes(_), Targets::Classes(_))
+            | (DeviceTargets::Values(_), Targets::Values(_))
+    ));
     Ok(evaluation)
 }
 
-fn classify(output: Tensor<3>, losses: &[Vec<f32>], labels: &[u32], options: &EvalOptions) -> Evaluation {
+fn classify(
+    output: Tensor<3>,
+    losses: &[Vec<f32>],
+    labels: &[u32],
+    options: &EvalOptions,
+) -> Evaluation {
     let [m, n, k] = output.dims();
     let log_probs = log_softmax(output, 2);
     let probs = log_probs.clone().exp();
     let predicted = read_int(probs.clone().argmax(2).reshape([m * n]));
-    let members = losses.iter().zip(predicted.chunks(n)).map(|(l, p)| Metrics::classification(l, p, labels)).collect();
-    let ensemble = combine(log_probs, &predicted, labels, options.combination, [m, n, k]);
+    let members = losses
+        .iter()
+        .zip(predicted.chunks(n))
+        .map(|(l, p)| Metrics::classification(l, p, labels))
+        .collect();
+    let ensemble = combine(
+        log_probs,
+        &predicted,
+        labels,
+        options.combination,
+        [m, n, k],
+    );
     Evaluation {
         members,
         ensemble: Some(ensemble),
         per_sample_loss: None,
-        probabilities: options.probabilities.then(|| to_f32(probs.reshape([m * n * k]))),
+        probabilities: options
+            .probabilities
+            .then(|| to_f32(probs.reshape([m * n * k]))),
     }
 }
 
 /// The ensemble's metrics under `rule`. Its loss is the negative log-likelihood of the combined
 /// distribution (of the mean one for a vote, which has no distribution of its own).
-fn combine(log_probs: Tensor<3>, predicted: &[u32], labels: &[u32], rule: Combination, [m, n, k]: [usize; 3]) -> Metrics {
+fn combine(
+    log_probs: Tensor<3>,
+    predicted: &[u32],
+    labels: &[u32],
+    rule: Combination,
+    [m, n, k]: [usize; 3],
+) -> Metrics {
     let combined_log = match rule {
         // log of the mean of probabilities; clamped so a zero probability stays finite.
-        Combination::Mean | Combination::MajorityVote => log_probs.exp().mean_dim(0).clamp_min(1e-30).log(),
+        Combination::Mean | Combination::MajorityVote => {
+            log_probs.exp().mean_dim(0).clamp_min(1e-30).log()
+        }
         // The normalised geometric mean: softmax of the mean log-probability.
         Combination::GeometricMean => log_softmax(log_probs.mean_dim(0), 2),
     }
     .reshape([n, k]);
-    let label_index = int_vector(labels.iter().map(|&l| i64::from(l)).collect(), &combined_log.device());
-    let nll = to_f32(combined_log.clone().gather(1, label_index.reshape([n, 1])).neg().reshape([n]));
+    let label_index = int_vector(
+        labels.iter().map(|&l| i64::from(l)).collect(),
+        &combined_log.device(),
+    );
+    let nll = to_f32(
+        combined_log
+            .clone()
+            .gather(1, label_index.reshape([n, 1]))
+            .neg()
+            .reshape([n]),
+    );
     let choice = match rule {
         Combination::MajorityVote => majority(predicted, m, n, k),
         _ => read_int(combined_log.argmax(1).reshape([n])),
@@ -133,16 +197,43 @@ fn majority(predicted: &[u32], m: usize, n: usize, k: usize) -> Vec<u32> {
         .collect()
 }
 
-fn regress(output: Tensor<3>, losses: &[Vec<f32>], targets: &[f32], scale: Option<TargetScale>) -> Evaluation {
+fn regress(
+    output: Tensor<3>,
+    losses: &[Vec<f32>],
+    targets: &[f32],
+    scale: Option<TargetScale>,
+) -> Evaluation {
     let [m, n, _] = output.dims();
-    let scale = scale.unwrap_or(TargetScale { mean: 0.0, std: 1.0 });
-    let predicted = to_f32(output.reshape([m * n]).mul_scalar(scale.std).add_scalar(scale.mean));
-    let ensemble_pred: Vec<f32> = (0..n).map(|i| (0..m).map(|k| predicted[k * n + i]).sum::<f32>() / m as f32).collect();
-    let ensemble_losses: Vec<f32> = ensemble_pred.iter().zip(targets).map(|(p, t)| (p - t).abs()).collect();
-    let members = losses.iter().zip(predicted.chunks(n.max(1))).map(|(l, p)| Metrics::regression(l, p, targets)).collect();
+    let scale = scale.unwrap_or(TargetScale {
+        mean: 0.0,
+        std: 1.0,
+    });
+    let predicted = to_f32(
+        output
+            .reshape([m * n])
+            .mul_scalar(scale.std)
+            .add_scalar(scale.mean),
+    );
+    let ensemble_pred: Vec<f32> = (0..n)
+        .map(|i| (0..m).map(|k| predicted[k * n + i]).sum::<f32>() / m as f32)
+        .collect();
+    let ensemble_losses: Vec<f32> = ensemble_pred
+        .iter()
+        .zip(targets)
+        .map(|(p, t)| (p - t).abs())
+        .collect();
+    let members = losses
+        .iter()
+        .zip(predicted.chunks(n.max(1)))
+        .map(|(l, p)| Metrics::regression(l, p, targets))
+        .collect();
     Evaluation {
         members,
-        ensemble: Some(Metrics::regression(&ensemble_losses, &ensemble_pred, targets)),
+        ensemble: Some(Metrics::regression(
+            &ensemble_losses,
+            &ensemble_pred,
+            targets,
+        )),
         per_sample_loss: None,
         probabilities: None,
     }
@@ -159,7 +250,10 @@ mod tests {
     use super::*;
 
     fn logits(values: &[f32], [m, n, k]: [usize; 3]) -> Tensor<3> {
-        log_softmax(Tensor::from_data(TensorData::new(values.to_vec(), [m, n, k]), &Device::flex()), 2)
+        log_softmax(
+            Tensor::from_data(TensorData::new(values.to_vec(), [m, n, k]), &Device::flex()),
+            2,
+        )
     }
 
     #[test]
@@ -169,17 +263,43 @@ mod tests {
         let raw: Vec<f32> = p.iter().flatten().map(|v| v.ln()).collect();
         let log_probs = logits(&raw, [3, 1, 3]);
         let predicted = [1, 1, 0];
-        let mean = combine(log_probs.clone(), &predicted, &[0], Combination::Mean, [3, 1, 3]);
-        let vote = combine(log_probs.clone(), &predicted, &[0], Combination::MajorityVote, [3, 1, 3]);
-        let geo = combine(log_probs, &predicted, &[0], Combination::GeometricMean, [3, 1, 3]);
+        let mean = combine(
+            log_probs.clone(),
+            &predicted,
+            &[0],
+            Combination::Mean,
+            [3, 1, 3],
+        );
+        let vote = combine(
+            log_probs.clone(),
+            &predicted,
+            &[0],
+            Combination::MajorityVote,
+            [3, 1, 3],
+        );
+        let geo = combine(
+            log_probs,
+            &predicted,
+            &[0],
+            Combination::GeometricMean,
+            [3, 1, 3],
+        );
         // Mean: (0.5, 0.283, 0.217) → class 0. Vote: class 1.
         assert_eq!(mean.accuracy, Some(1.0));
         assert_eq!(vote.accuracy, Some(0.0));
         assert!((mean.loss - (-(0.5f64).ln())).abs() < 1e-5);
         // Geometric: ∝ (0.3·0.3·0.9)^(1/3), (0.4·0.4·0.05)^(1/3), (0.3·0.3·0.05)^(1/3) → class 0.
-        let g = [(0.3f64 * 0.3 * 0.9).cbrt(), (0.4f64 * 0.4 * 0.05).cbrt(), (0.3f64 * 0.3 * 0.05).cbrt()];
+        let g = [
+            (0.3f64 * 0.3 * 0.9).cbrt(),
+            (0.4f64 * 0.4 * 0.05).cbrt(),
+            (0.3f64 * 0.3 * 0.05).cbrt(),
+        ];
         let expected = -(g[0] / g.iter().sum::<f64>()).ln();
-        assert!((geo.loss - expected).abs() < 1e-5, "{} vs {expected}", geo.loss);
+        assert!(
+            (geo.loss - expected).abs() < 1e-5,
+            "{} vs {expected}",
+            geo.loss
+        );
         assert_eq!(geo.accuracy, Some(1.0));
     }
 

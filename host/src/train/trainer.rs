@@ -121,7 +121,8 @@ impl Trainer {
                 field: "optimizer",
                 reason,
             })?;
-        if (config.coupling.is_some() || config.distill.is_some()) && loss != LossKind::CrossEntropy {
+        if (config.coupling.is_some() || config.distill.is_some()) && loss != LossKind::CrossEntropy
+        {
             return Err(TrainError::Config {
                 field: "coupling",
                 reason: "coupling and distillation compare class distributions; they need the cross-entropy loss".into(),
@@ -196,11 +197,9 @@ impl Trainer {
         let epoch = self.epoch + 1;
         let mut order: Vec<usize> =
             subset.map_or_else(|| (0..data.len()).collect(), <[usize]>::to_vec);
-        order.shuffle(&mut seed::rng(
-            self.config.seed,
-            "batch-order",
-            epoch as u64,
-        ));
+        // Seeded by the step count, which only grows, so that every epoch of every training
+        // call on these models sees its own order.
+        order.shuffle(&mut seed::rng(self.config.seed, "batch-order", self.step));
         // A batch of one sample has no batch statistics; it is dropped.
         let batches: Vec<&[usize]> = order
             .chunks(self.config.batch_size)
@@ -214,9 +213,11 @@ impl Trainer {
         let mut last_good = (model.clone(), self.optimizer.clone(), self.step);
         let mut lr = self.config.optimizer.lr();
         for (i, batch) in batches.iter().enumerate() {
+            // The schedule spans this run's epochs, however many steps came before them.
+            let progress = self.epoch as u64 * steps_per_epoch + i as u64;
             lr = self.config.schedule.lr(
                 self.config.optimizer.lr(),
-                self.step,
+                progress,
                 steps_per_epoch,
                 total,
             );
@@ -296,17 +297,27 @@ impl Trainer {
         let teacher_output = match (&self.config.distill, &self.teacher) {
             (Some(_), Some(teacher)) => Some(teacher.predict(x.clone())),
             (Some(_), None) => {
-                return Err(TrainError::Config { field: "distill", reason: "no teacher model was given".into() });
+                return Err(TrainError::Config {
+                    field: "distill",
+                    reason: "no teacher model was given".into(),
+                });
             }
             _ => None,
         };
         let forward = model.forward_with(&effective, x, Mode::Train);
-        let mut per_sample =
-            loss::per_sample(forward.output.clone(), &y, self.loss, model.spec().target_scale)?;
+        let mut per_sample = loss::per_sample(
+            forward.output.clone(),
+            &y,
+            self.loss,
+            model.spec().target_scale,
+        )?;
         if let Some(beta) = &self.config.coupling {
             let m = model.members();
             if beta.len() != m || beta.iter().any(|row| row.len() != m) {
-                return Err(TrainError::Config { field: "coupling", reason: format!("β must be {m}×{m} for {m} members") });
+                return Err(TrainError::Config {
+                    field: "coupling",
+                    reason: format!("β must be {m}×{m} for {m} members"),
+                });
             }
             per_sample = per_sample + coupling::coupling_loss(forward.output.clone(), beta);
         }
