@@ -48,3 +48,87 @@ pub fn torch_python() -> Option<PathBuf> {
         None
     }
 }
+
+/// The C compiler (`CC` or `cc`), or `None` after printing why the test skips.
+pub fn c_compiler() -> Option<String> {
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    if std::process::Command::new(&cc)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        Some(cc)
+    } else {
+        eprintln!("skipped: no C compiler `{cc}` (install gcc or set CC)");
+        None
+    }
+}
+
+/// Compiles `tests/c/hill_climb.c` with `defines` into `dir/<file>`, against `coevo.h` alone.
+pub fn build_c_plugin(cc: &str, dir: &Path, file: &str, defines: &[&str]) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("a writable temporary folder");
+    let out = dir.join(file);
+    let status = std::process::Command::new(cc)
+        .args([
+            "-std=c99", "-Wall", "-Werror", "-shared", "-fPIC", "-O1", "-I",
+        ])
+        .arg(repo_root().join("sdk/include"))
+        .args(defines)
+        .arg(repo_root().join("tests/c/hill_climb.c"))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("the C compiler runs");
+    assert!(
+        status.success(),
+        "the C plugin did not compile with {defines:?}"
+    );
+    out
+}
+
+/// Builds the cdylib of workspace package `package` (as cargo test does not) and returns its
+/// path; cargo's own up-to-date check makes this cheap when nothing changed.
+pub fn cdylib(package: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["build", "--quiet", "--message-format=json", "-p", package])
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "cargo build -p {package} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
+        })
+        .flat_map(|m| m["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f.as_str().map(PathBuf::from))
+        .find(|f| {
+            f.extension()
+                .is_some_and(|e| e == "so" || e == "dylib" || e == "dll")
+        })
+        .unwrap_or_else(|| panic!("cargo built no library for {package}"))
+}
+
+/// A plugin host over `train` samples of the bundled Fashion-MNIST (a fifth held out for
+/// validation), on the CPU, with run seed `seed`.
+pub fn tiny_host(train: usize, seed: u64) -> coevo::plugin::PluginHost {
+    use coevo::data::{DataSource, Holdout, Normalise, ResidentData, Splits};
+    let source: DataSource = format!("fashion-mnist={}", bundled_fashion_mnist().display())
+        .parse()
+        .expect("a data source");
+    let mut data = source.load().expect("the bundled data loads");
+    data.truncate(Some(train), Some(100));
+    let splits = Splits::of(&data, Holdout::Fraction(0.2), 1).expect("a valid holdout");
+    let device = burn::tensor::Device::flex();
+    let resident = ResidentData::upload(&data, &splits.validation, Normalise::Auto, &device);
+    coevo::plugin::PluginHost::new(coevo::plugin::HostState::new(resident, device, seed))
+}

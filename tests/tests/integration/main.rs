@@ -3,5 +3,7 @@
 // Helper functions of tests unwrap as the tests do: a failure is the test failing.
 #![allow(clippy::unwrap_used)]
 
+mod conformance;
+mod plugins;
 mod torch_roundtrip;
 mod training;

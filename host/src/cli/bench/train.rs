@@ -6,20 +6,14 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{Args, Subcommand};
+use clap::Args;
 use coevo::data::{DataSource, Normalise, ResidentData};
 use coevo::model::{Model, preset};
 use coevo::train::{OptimizerConfig, TrainSpec, Trainer};
 use coevo::{ComputeDevice, tensors};
 use serde::{Deserialize, Serialize};
 
-use super::{Global, output};
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Time training steps of a preset at several batch sizes.
-    Train(TrainBenchArgs),
-}
+use crate::cli::{Global, output};
 
 #[derive(Debug, Args)]
 pub struct TrainBenchArgs {
@@ -86,8 +80,7 @@ struct BenchResult {
     ratios: Vec<(String, usize, f64)>,
 }
 
-pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
-    let BenchCommand::Train(args) = command;
+pub fn run(args: TrainBenchArgs, global: &Global) -> anyhow::Result<()> {
     let largest = args.batch_sizes.iter().copied().max().unwrap_or(128);
     let mut dataset = args
         .data
@@ -274,7 +267,7 @@ fn ratios(rounds: &[Vec<Timing>]) -> Vec<(String, usize, f64)> {
         .collect()
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+pub(super) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
@@ -287,7 +280,7 @@ fn rayon_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
-fn tempfile_with(text: &str) -> anyhow::Result<tempfile::NamedTempFile> {
+pub(super) fn tempfile_with(text: &str) -> anyhow::Result<tempfile::NamedTempFile> {
     use std::io::Write;
     let mut file = tempfile::NamedTempFile::new()?;
     file.write_all(text.as_bytes())?;

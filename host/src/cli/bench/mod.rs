@@ -1,0 +1,26 @@
+//! `coevo bench`: benchmarks that print numbers.
+
+mod plugin;
+mod train;
+
+use clap::Subcommand;
+
+use super::Global;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Time training steps of a preset at several batch sizes, beside PyTorch eager.
+    Train(train::TrainBenchArgs),
+    /// Time a round trip through the plugin host table.
+    HostCall(plugin::HostCallArgs),
+    /// Time a plugin hot swap, from the library file changing to the new code running.
+    Swap(plugin::SwapArgs),
+}
+
+pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Train(args) => train::run(args, global),
+        BenchCommand::HostCall(args) => plugin::host_call(args, global),
+        BenchCommand::Swap(args) => plugin::swap(args, global),
+    }
+}

@@ -1,0 +1,142 @@
+//! The conformance suite every plugin in `plugins/` must pass.
+//!
+//! Each plugin folder holds a `conformance.json`: `{"config": a small config, "snapshot_after":
+//! a step}`. The suite builds each plugin, loads it like the host does, and checks that it
+//! describes itself, rejects a bad config with a message naming the field, runs to completion
+//! on a tiny problem, continues from a snapshot exactly as an uninterrupted run, and survives
+//! garbage JSON.
+
+use std::path::{Path, PathBuf};
+
+use coevo::plugin::{PluginError, PluginRun, load};
+use coevo_tests::{cdylib, repo_root, tiny_host};
+use serde_json::{Value, json};
+
+struct Case {
+    package: String,
+    config: Value,
+    snapshot_after: u64,
+}
+
+/// Every plugin folder, with its package name and conformance settings.
+fn cases() -> Vec<Case> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo_root().join("plugins"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no plugins found");
+    dirs.iter().map(|dir| case(dir)).collect()
+}
+
+fn case(dir: &Path) -> Case {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let package = manifest
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("name = ")
+                .map(|n| n.trim_matches('"').to_string())
+        })
+        .expect("a package name");
+    let settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("conformance.json"))
+            .unwrap_or_else(|_| panic!("{} has no conformance.json", dir.display())),
+    )
+    .unwrap();
+    Case {
+        package,
+        config: settings["config"].clone(),
+        snapshot_after: settings["snapshot_after"].as_u64().unwrap_or(1),
+    }
+}
+
+fn start(path: &Path, config: &Value) -> Result<PluginRun, PluginError> {
+    PluginRun::start(load(path)?, config.clone(), tiny_host(300, 9))
+}
+
+/// Step reports' metrics until done (at most 200 steps).
+fn finish(run: &mut PluginRun) -> Vec<Value> {
+    let mut metrics = Vec::new();
+    for _ in 0..200 {
+        let report = run.step().unwrap();
+        metrics.push(report.metrics);
+        if report.done {
+            return metrics;
+        }
+    }
+    panic!("no end after 200 steps");
+}
+
+#[test]
+fn every_plugin_conforms() {
+    for case in cases() {
+        let path = cdylib(&case.package);
+        let name = &case.package;
+
+        // Describes itself.
+        let plugin = load(&path).unwrap();
+        assert!(
+            !plugin.name().is_empty() && !plugin.plugin.version().is_empty(),
+            "{name}: no name or version"
+        );
+        assert!(
+            !plugin.plugin.description().is_empty(),
+            "{name}: no description"
+        );
+        assert!(
+            plugin.plugin.schema().is_object(),
+            "{name}: no config schema"
+        );
+        for hook in plugin.plugin.hooks() {
+            assert!(
+                !hook.default.is_empty(),
+                "{name}: hook {} has no documented default",
+                hook.name
+            );
+        }
+
+        // Rejects a bad config with a message naming the field.
+        let err = start(&path, &json!({"__no_such_field__": 1})).unwrap_err();
+        assert!(
+            err.to_string().contains("__no_such_field__"),
+            "{name}: {err}"
+        );
+
+        // Runs to completion on a tiny problem.
+        let mut run = start(&path, &case.config).unwrap();
+        let uninterrupted = finish(&mut run);
+        assert!(!uninterrupted.is_empty(), "{name}: no steps");
+
+        // Snapshot, a new instance, restore: continues exactly as the uninterrupted run.
+        let mut first = start(&path, &case.config).unwrap();
+        let mut resumed: Vec<Value> = (0..case.snapshot_after)
+            .map(|_| first.step().unwrap().metrics)
+            .collect();
+        let snapshot = first.snapshot().unwrap();
+        first.swap(load(&path).unwrap()).unwrap();
+        first.restore(&snapshot, case.snapshot_after).unwrap();
+        resumed.extend(finish(&mut first));
+        assert_eq!(resumed, uninterrupted, "{name}: a restored run diverged");
+
+        // Survives garbage JSON.
+        let mut run = start(&path, &case.config).unwrap();
+        for garbage in [
+            json!("not an object"),
+            json!({"generation": "x"}),
+            json!(null),
+            json!([1, 2]),
+        ] {
+            assert!(
+                run.restore(&garbage, 0).is_err(),
+                "{name}: accepted the snapshot {garbage}"
+            );
+        }
+        let err =
+            PluginRun::start(load(&path).unwrap(), json!("{{{"), tiny_host(50, 0)).unwrap_err();
+        assert!(!err.to_string().is_empty(), "{name}");
+        // After all that the instance still works.
+        run.step().unwrap();
+    }
+}
