@@ -125,3 +125,82 @@ fn help_is_everywhere() {
         );
     }
 }
+
+/// Builds the template plugin (cargo test builds no cdylib) and returns its folder.
+fn plugin_dir() -> String {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args(["build", "--quiet", "-p", "coevo-plugin-random-search"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The plugin lands beside the coevo binary, in the target folder.
+    std::path::Path::new(env!("CARGO_BIN_EXE_coevo"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string()
+}
+
+#[test]
+fn plugins_are_listed_described_and_run() {
+    let dir = plugin_dir();
+    let list = last_json(&coevo(&["plugins", "list", "--plugin-dir", &dir, "--json"]));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "random-search"),
+        "{list}"
+    );
+    let show = last_json(&coevo(&[
+        "plugins",
+        "show",
+        "random-search",
+        "--plugin-dir",
+        &dir,
+        "--json",
+    ]));
+    assert_eq!(show["hooks"][0]["name"], "fitness");
+    assert_eq!(show["schema"]["additionalProperties"], false);
+    let config = r#"{"generations": 2, "population": 2, "model": {"preset": "mlp"}}"#;
+    let out = coevo(&[
+        "plugins",
+        "run",
+        "random-search",
+        "--plugin-dir",
+        &dir,
+        "--data",
+        "fashion-mnist=data/fashion-mnist-10k",
+        "--limit-train",
+        "500",
+        "--config",
+        config,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = last_json(&out);
+    assert_eq!(run["steps"], 2);
+    assert_eq!(run["metrics"].as_array().unwrap().len(), 2);
+    let bad = coevo(&[
+        "plugins",
+        "run",
+        "random-search",
+        "--plugin-dir",
+        &dir,
+        "--data",
+        "fashion-mnist=data/fashion-mnist-10k",
+        "--config",
+        r#"{"population": 0}"#,
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("config.population: 0 is below the minimum 1")
+    );
+}
