@@ -69,7 +69,7 @@ type ProgressSink = Box<dyn FnMut(u64, u64)>;
 
 /// Everything the services act on.
 pub struct HostState {
-    data: ResidentData,
+    data: Option<ResidentData>,
     device: Device,
     seed: u64,
     models: BTreeMap<ModelId, Model>,
@@ -87,7 +87,7 @@ pub struct HostState {
 impl std::fmt::Debug for HostState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostState")
-            .field("data", &self.data.name)
+            .field("data", &self.data.as_ref().map(|d| d.name.clone()))
             .field("models", &self.models.len())
             .finish()
     }
@@ -98,8 +98,15 @@ type Result<T> = std::result::Result<T, ServiceError>;
 impl HostState {
     /// A host over `data` on `device`, deriving every plugin seed from `seed`.
     pub fn new(data: ResidentData, device: Device, seed: u64) -> Self {
+        let mut state = Self::without_data(device, seed);
+        state.data = Some(data);
+        state
+    }
+
+    /// A host with no data set yet (an experiment loads one).
+    pub fn without_data(device: Device, seed: u64) -> Self {
         Self {
-            data,
+            data: None,
             device,
             seed,
             models: BTreeMap::new(),
@@ -139,8 +146,25 @@ impl HostState {
     }
 
     /// The data.
-    pub fn data(&self) -> &ResidentData {
-        &self.data
+    pub fn data(&self) -> Result<&ResidentData> {
+        self.data
+            .as_ref()
+            .ok_or_else(|| ServiceError::new(ffi::STATUS_ERROR, "no data set is loaded"))
+    }
+
+    /// Makes `data` the data set every service works on.
+    pub fn set_data(&mut self, data: ResidentData) {
+        self.data = Some(data);
+    }
+
+    /// The device models live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// The model with id `id`.
@@ -162,6 +186,33 @@ impl HostState {
     pub fn insert_model_as(&mut self, id: ModelId, model: Model) {
         self.next_id = self.next_id.max(id + 1);
         self.models.insert(id, model);
+    }
+
+    /// The id the next model will get.
+    pub fn next_id(&self) -> ModelId {
+        self.next_id
+    }
+
+    /// Drops the models with ids from `first` on and hands out ids from `first` again: what a
+    /// plugin's `create` made before a `restore` replaced its state.
+    pub fn forget_models_from(&mut self, first: ModelId) {
+        self.models.retain(|&id, _| id < first);
+        self.next_id = first;
+    }
+
+    /// Every live model.
+    pub fn models(&self) -> impl Iterator<Item = (ModelId, &Model)> {
+        self.models.iter().map(|(&id, m)| (id, m))
+    }
+
+    /// Optimiser states by group of models trained together.
+    pub fn optimizer_states(&self) -> &HashMap<Vec<ModelId>, TrainerState> {
+        &self.optimizers
+    }
+
+    /// Restores the optimiser state of a group.
+    pub fn set_optimizer_state(&mut self, ids: Vec<ModelId>, state: TrainerState) {
+        self.optimizers.insert(ids, state);
     }
 
     /// Ids of the live models.
@@ -202,32 +253,34 @@ impl HostState {
         seed::derive(self.seed, label, index)
     }
 
-    pub(super) fn dataset_info(&self) -> DatasetInfo {
-        DatasetInfo {
-            name: self.data.name.clone(),
-            task: self.data.task,
-            sample_shape: self.data.train.sample_shape.clone(),
-            train: self.data.train.len(),
-            validation: self.data.validation.as_ref().map_or(0, |v| v.len()),
-        }
+    /// The data set, as plugins see it.
+    pub fn dataset_info(&self) -> Result<DatasetInfo> {
+        let data = self.data()?;
+        Ok(DatasetInfo {
+            name: data.name.clone(),
+            task: data.task,
+            sample_shape: data.train.sample_shape.clone(),
+            train: data.train.len(),
+            validation: data.validation.as_ref().map_or(0, |v| v.len()),
+        })
     }
 
     /// A spec from JSON: a model spec, or `{"preset": name}` sized for the data.
     pub fn spec_from_json(&self, spec: &Value) -> Result<ModelSpec> {
+        let data = self.data()?;
         let mut spec = match spec.get("preset").and_then(Value::as_str) {
             Some(name) => {
-                let outputs = match self.data.task {
+                let outputs = match data.task {
                     coevo_sdk::Task::Classification { classes } => classes,
                     coevo_sdk::Task::Regression => 1,
                 };
-                preset(name, &self.data.train.sample_shape, outputs)
+                preset(name, &data.train.sample_shape, outputs)
                     .map_err(|e| ServiceError::invalid(e.to_string()))?
             }
             None => serde_json::from_value(spec.clone())
                 .map_err(|e| ServiceError::invalid(format!("model spec: {e}")))?,
         };
-        if let (Targets::Values(values), None) = (&self.data.train.host_targets, spec.target_scale)
-        {
+        if let (Targets::Values(values), None) = (&data.train.host_targets, spec.target_scale) {
             spec.target_scale = Some(loss::target_scale(values));
         }
         Ok(spec)
@@ -326,10 +379,11 @@ impl HostState {
         if ids.is_empty() {
             return Err(ServiceError::invalid("train needs at least one model"));
         }
-        if let Some(&bad) = subset.and_then(|s| s.iter().find(|&&i| i >= self.data.train.len())) {
+        let train_len = self.data()?.train.len();
+        if let Some(&bad) = subset.and_then(|s| s.iter().find(|&&i| i >= train_len)) {
             return Err(ServiceError::invalid(format!(
                 "subset index {bad} is past the {} training samples",
-                self.data.train.len()
+                train_len
             )));
         }
         let members = ids
@@ -341,7 +395,7 @@ impl HostState {
             Some(d) => Some(self.model(d.teacher)?.clone()),
             None => None,
         };
-        let task = self.data.task;
+        let task = self.data()?.task;
         let mut trainer = match self.optimizers.get(ids) {
             Some(state) => Trainer::restore(
                 spec.clone(),
@@ -368,7 +422,12 @@ impl HostState {
                 ));
             }
             let report = trainer
-                .run_epoch(&mut stack, &self.data.train, subset, &mut |_| {})
+                .run_epoch(
+                    &mut stack,
+                    &self.data.as_ref().expect("checked above").train,
+                    subset,
+                    &mut |_| {},
+                )
                 .map_err(|e| ServiceError::new(ffi::STATUS_ERROR, e.to_string()))?;
             last = report.train_loss;
         }
@@ -396,8 +455,8 @@ impl HostState {
             return Err(ServiceError::invalid("evaluate needs at least one model"));
         }
         let split = match spec.split {
-            Split::Train => &self.data.train,
-            Split::Validation => self.data.selection(),
+            Split::Train => &self.data()?.train,
+            Split::Validation => self.data()?.selection(),
         };
         let subset = spec
             .subset
@@ -423,7 +482,7 @@ impl HostState {
             subset,
             ..EvalOptions::default()
         };
-        let loss = default_loss(self.data.task);
+        let loss = default_loss(self.data()?.task);
         evaluate(&stack, split, loss, options)
             .map_err(|e| ServiceError::new(ffi::STATUS_ERROR, e.to_string()))
     }

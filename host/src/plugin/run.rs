@@ -84,6 +84,32 @@ impl PluginRun {
         &self.swaps
     }
 
+    /// A run continuing from a snapshot taken after `steps` steps (a resumed experiment).
+    pub fn resume(
+        plugin: LoadedPlugin,
+        config: Value,
+        host: PluginHost,
+        snapshot: &Value,
+        steps: u64,
+    ) -> Result<Self, PluginError> {
+        let instance = recreate(&plugin, &config, &host, &snapshot.to_string())?;
+        Ok(Self {
+            instance,
+            plugin,
+            config,
+            host,
+            steps,
+            swaps: Vec::new(),
+        })
+    }
+
+    /// Gives the host back (when the plugin is done).
+    pub fn into_host(self) -> PluginHost {
+        let Self { instance, host, .. } = self;
+        drop(instance);
+        host
+    }
+
     /// One step of the plugin.
     pub fn step(&mut self) -> Result<StepReport, PluginError> {
         let report = self
@@ -128,14 +154,7 @@ impl PluginRun {
             .instance
             .snapshot()
             .map_err(|error| self.call_error("snapshot", error))?;
-        let mut instance = create(&new, &self.config, &self.host)?;
-        instance
-            .restore(&snapshot)
-            .map_err(|error| PluginError::Call {
-                plugin: new.name(),
-                call: "restore",
-                error,
-            })?;
+        let instance = recreate(&new, &self.config, &self.host, &snapshot)?;
         // The old instance is destroyed here; its library stays loaded (see `library`).
         self.instance = instance;
         let swap = Swap {
@@ -156,6 +175,29 @@ impl PluginRun {
             error,
         }
     }
+}
+
+/// A new instance continuing from `snapshot`. Whatever its `create` made in the host (models)
+/// is dropped again, so ids continue as they would have without the new instance.
+fn recreate(
+    plugin: &LoadedPlugin,
+    config: &Value,
+    host: &PluginHost,
+    snapshot: &str,
+) -> Result<PluginInstance, PluginError> {
+    let first = host.state().next_id();
+    let result = create(plugin, config, host).and_then(|mut instance| {
+        instance
+            .restore(snapshot)
+            .map_err(|error| PluginError::Call {
+                plugin: plugin.name(),
+                call: "restore",
+                error,
+            })?;
+        Ok(instance)
+    });
+    host.state_mut().forget_models_from(first);
+    result
 }
 
 fn create(

@@ -246,7 +246,7 @@ unsafe extern "C" fn derive_seed(ctx: *mut HostContext, label: *const c_char, in
 }
 
 unsafe extern "C" fn dataset_info(ctx: *mut HostContext, out: *mut *mut c_char) -> Status {
-    serve(ctx, |c| put_json(out, &c.state.borrow().dataset_info()))
+    serve(ctx, |c| put_json(out, &c.state.borrow().dataset_info()?))
 }
 
 unsafe extern "C" fn model_create(
