@@ -120,7 +120,7 @@ pub fn cdylib(package: &str) -> PathBuf {
 
 /// A plugin host over `train` samples of the bundled Fashion-MNIST (a fifth held out for
 /// validation), on the CPU, with run seed `seed`.
-pub fn tiny_host(train: usize, seed: u64) -> coevo::plugin::PluginHost {
+pub fn tiny_host(train: usize, seed: u64) -> std::rc::Rc<coevo::plugin::PluginHost> {
     use coevo::data::{DataSource, Holdout, Normalise, ResidentData, Splits};
     let source: DataSource = format!("fashion-mnist={}", bundled_fashion_mnist().display())
         .parse()
@@ -130,5 +130,5 @@ pub fn tiny_host(train: usize, seed: u64) -> coevo::plugin::PluginHost {
     let splits = Splits::of(&data, Holdout::Fraction(0.2), 1).expect("a valid holdout");
     let device = burn::tensor::Device::flex();
     let resident = ResidentData::upload(&data, &splits.validation, Normalise::Auto, &device);
-    coevo::plugin::PluginHost::new(coevo::plugin::HostState::new(resident, device, seed))
+    std::rc::Rc::new(coevo::plugin::PluginHost::new(coevo::plugin::HostState::new(resident, device, seed)))
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+mod experiment;
 pub mod logging;
 mod models;
 mod output;
@@ -37,6 +38,12 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run an experiment script.
+    Run(experiment::RunArgs),
+    /// Continue a stopped run from its last checkpoint.
+    Resume(experiment::ResumeArgs),
+    /// Write a run's Markdown report with plots of its metrics.
+    Report(experiment::ReportArgs),
     /// Train one model on a data set and evaluate it on the test split.
     Train(train::TrainArgs),
     /// Data sets: download official archives, describe local ones.
@@ -56,6 +63,9 @@ enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run(args) => experiment::run(args, &cli.global),
+        Command::Resume(args) => experiment::resume(args, &cli.global),
+        Command::Report(args) => experiment::report(args, &cli.global),
         Command::Train(args) => train::run(args, &cli.global),
         Command::Data(command) => data::run(command, &cli.global),
         Command::Models(command) => models::run(command, &cli.global),

@@ -164,7 +164,7 @@ fn run_plugin(args: RunArgs, global: &Global) -> anyhow::Result<()> {
     let mut state = HostState::new(data, device, args.seed);
     state.on_metrics(|record| tracing::info!("step {}: {}", record.step, record.values));
     let path = plugin.path.clone();
-    let mut run = PluginRun::start(plugin, config, PluginHost::new(state))?;
+    let mut run = PluginRun::start(plugin, config, std::rc::Rc::new(PluginHost::new(state)))?;
     let watch = if args.watch {
         Some(FileWatch::new(&path, Duration::from_millis(150))?)
     } else {

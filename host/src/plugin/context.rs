@@ -135,6 +135,11 @@ impl HostState {
         self.on_progress = Some(Box::new(sink));
     }
 
+    /// Shares `flag` as the run's cancellation flag (set by Ctrl-C).
+    pub fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = flag;
+    }
+
     /// The flag that cancels the run when set.
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()
@@ -286,19 +291,19 @@ impl HostState {
         Ok(spec)
     }
 
-    pub(super) fn create_model(&mut self, spec: &Value, seed: u64) -> Result<ModelId> {
+    pub fn create_model(&mut self, spec: &Value, seed: u64) -> Result<ModelId> {
         let spec = self.spec_from_json(spec)?;
         let model = Model::new(spec, &self.device, seed)
             .map_err(|e| ServiceError::invalid(e.to_string()))?;
         Ok(self.insert_model(model))
     }
 
-    pub(super) fn clone_model(&mut self, id: ModelId) -> Result<ModelId> {
+    pub fn clone_model(&mut self, id: ModelId) -> Result<ModelId> {
         let copy = self.model(id)?.clone();
         Ok(self.insert_model(copy))
     }
 
-    pub(super) fn free_model(&mut self, id: ModelId) -> Result<()> {
+    pub fn free_model(&mut self, id: ModelId) -> Result<()> {
         self.models
             .remove(&id)
             .map(|_| ())

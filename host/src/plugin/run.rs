@@ -1,5 +1,6 @@
 //! [`PluginRun`]: one plugin instance driven step by step, swappable for a rebuilt library.
 
+use std::rc::Rc;
 use std::time::Instant;
 
 use coevo_sdk::StepReport;
@@ -27,13 +28,14 @@ pub struct Swap {
 
 /// A plugin instance with its host, stepped until done.
 ///
-/// Field order matters: the instance is dropped before the host table it points to.
+/// The host is shared (a script keeps using it between plugin runs); field order drops the
+/// instance before this run's reference to the host table it points to.
 #[derive(Debug)]
 pub struct PluginRun {
     instance: PluginInstance,
     plugin: LoadedPlugin,
     config: Value,
-    host: PluginHost,
+    host: Rc<PluginHost>,
     steps: u64,
     swaps: Vec<Swap>,
 }
@@ -44,7 +46,7 @@ impl PluginRun {
     pub fn start(
         plugin: LoadedPlugin,
         config: Value,
-        host: PluginHost,
+        host: Rc<PluginHost>,
     ) -> Result<Self, PluginError> {
         let errors = schema::validate(&plugin.plugin.schema(), &config);
         if !errors.is_empty() {
@@ -88,7 +90,7 @@ impl PluginRun {
     pub fn resume(
         plugin: LoadedPlugin,
         config: Value,
-        host: PluginHost,
+        host: Rc<PluginHost>,
         snapshot: &Value,
         steps: u64,
     ) -> Result<Self, PluginError> {
@@ -101,13 +103,6 @@ impl PluginRun {
             steps,
             swaps: Vec::new(),
         })
-    }
-
-    /// Gives the host back (when the plugin is done).
-    pub fn into_host(self) -> PluginHost {
-        let Self { instance, host, .. } = self;
-        drop(instance);
-        host
     }
 
     /// One step of the plugin.

@@ -41,7 +41,7 @@ pub struct SwapArgs {
 }
 
 /// A small synthetic data set: the costs measured here do not depend on real data.
-fn synthetic_host() -> PluginHost {
+fn synthetic_host() -> std::rc::Rc<PluginHost> {
     let n = 64;
     let inputs: Vec<f32> = (0..n * 16)
         .map(|i| ((i * 7919) % 97) as f32 / 97.0)
@@ -61,7 +61,7 @@ fn synthetic_host() -> PluginHost {
     };
     let device = burn::tensor::Device::flex();
     let resident = ResidentData::upload(&data, &[], Normalise::None, &device);
-    PluginHost::new(HostState::new(resident, device, 0))
+    std::rc::Rc::new(PluginHost::new(HostState::new(resident, device, 0)))
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,106 @@
+//! Script functions as plugin hooks: looked up by name in the current version of the script,
+//! called with JSON arguments, and their results checked.
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use rhai::{CallFnOptions, Dynamic, Engine, Scope};
+use serde_json::Value;
+
+use super::reload::Reloader;
+use super::script::describe;
+use crate::plugin::Hooks;
+
+/// Hooks served by the experiment script.
+pub struct ScriptHooks {
+    engine: Weak<Engine>,
+    reloader: Rc<Reloader>,
+    /// Set while a hook runs, so that API functions called from one refuse (hooks compute
+    /// values; the host applies them).
+    in_hook: Rc<Cell<bool>>,
+    /// What the running plugin says each hook returns (from its descriptor).
+    returns: RefCell<Vec<(String, String)>>,
+}
+
+impl std::fmt::Debug for ScriptHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScriptHooks").finish_non_exhaustive()
+    }
+}
+
+impl ScriptHooks {
+    /// Hooks from the script `reloader` keeps current, run by `engine`.
+    pub fn new(engine: Weak<Engine>, reloader: Rc<Reloader>, in_hook: Rc<Cell<bool>>) -> Self {
+        Self { engine, reloader, in_hook, returns: RefCell::new(Vec::new()) }
+    }
+
+    /// Records the return descriptions of the plugin now running (`HookInfo::returns`).
+    pub fn expect(&self, returns: Vec<(String, String)>) {
+        *self.returns.borrow_mut() = returns;
+    }
+
+    fn check(&self, name: &str, value: Value, at: &str) -> Result<Value, String> {
+        if let Some(bad) = non_finite(&value) {
+            return Err(format!("hook `{name}` at {at} returned {bad}; hooks must return finite numbers"));
+        }
+        let wants_number = self.returns.borrow().iter().any(|(hook, returns)| hook == name && returns.starts_with("a number"));
+        if wants_number && !value.is_number() {
+            return Err(format!("hook `{name}` at {at} returned {}, not a number", kind(&value)));
+        }
+        Ok(value)
+    }
+}
+
+impl Hooks for ScriptHooks {
+    fn call(&self, name: &str, args: &Value) -> Result<Option<Value>, String> {
+        self.reloader.poll();
+        let script = self.reloader.current();
+        let args: Vec<Value> = match args {
+            Value::Array(items) => items.clone(),
+            other => vec![other.clone()],
+        };
+        if !script.defines(name, args.len()) {
+            return Ok(None);
+        }
+        let engine = self.engine.upgrade().ok_or("the script engine is gone")?;
+        let at = script.location_of(name);
+        let dynamic_args: Vec<Dynamic> = args.iter().map(|a| rhai::serde::to_dynamic(a).unwrap_or(Dynamic::UNIT)).collect();
+        let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+        self.in_hook.set(true);
+        let result = engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &script.ast, name, dynamic_args);
+        self.in_hook.set(false);
+        let value = result.map_err(|e| match *e {
+            rhai::EvalAltResult::ErrorTooManyOperations(_) => {
+                format!("hook `{name}` at {at} was stopped after too many operations (an endless loop?)")
+            }
+            ref other => format!("hook `{name}` failed: {}", describe(other, &script.path)),
+        })?;
+        if let Ok(x) = value.as_float()
+            && !x.is_finite()
+        {
+            return Err(format!("hook `{name}` at {at} returned {x}; hooks must return finite numbers"));
+        }
+        let json: Value = rhai::serde::from_dynamic(&value).map_err(|e| format!("hook `{name}` at {at} returned a value that is not data: {e}"))?;
+        self.check(name, json, &at).map(Some)
+    }
+}
+
+fn non_finite(value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) if n.as_f64().is_some_and(|x| !x.is_finite()) => Some(n.to_string()),
+        Value::Array(items) => items.iter().find_map(non_finite),
+        Value::Object(map) => map.values().find_map(non_finite),
+        _ => None,
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing (unit)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "a map",
+    }
+}
