@@ -204,3 +204,213 @@ fn plugins_are_listed_described_and_run() {
             .contains("config.population: 0 is below the minimum 1")
     );
 }
+
+/// A run with a training call over several epochs and a plugin run, both resumable mid-way.
+const RESUMABLE: &str = r#"
+load_data("fashion-mnist=data/fashion-mnist-10k", #{ validation: 0.2, limit_train: 3000, limit_test: 300 });
+let net = model(#{ input: [1, 28, 28], layers: [#{ type: "conv2d", out: 4, kernel: 3, stride: 2 }, #{ type: "batch_norm" }, #{ type: "relu" }, #{ type: "flatten" }, #{ type: "dropout", p: 0.2 }, #{ type: "linear", out: 10 }] });
+train(net, #{ epochs: 4, batch_size: 50, optimizer: #{ type: "adam", lr: 0.002 }, augment: #{ flip: true } });
+let best = run_plugin("random-search", #{ model: #{ input: [1, 28, 28], layers: [#{ type: "flatten" }, #{ type: "linear", out: 10 }] }, population: 3, generations: 120, sigma: 0.02 });
+let scores = evaluate(net);
+log_metrics(#{ validation_accuracy: scores.members[0].accuracy });
+#{ accuracy: scores.members[0].accuracy, best: best.best.fitness }
+"#;
+
+fn metrics_of(run: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn kill_9_at_random_moments_then_resume_reaches_the_same_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir();
+    let script = dir.path().join("resumable.rhai");
+    std::fs::write(&script, RESUMABLE).unwrap();
+    let run_args = |out: &std::path::Path| {
+        vec![
+            "run".to_string(),
+            script.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+            "--plugin-dir".into(),
+            plugins.clone(),
+            "--seed".into(),
+            "3".into(),
+            "-q".into(),
+            "--json".into(),
+        ]
+    };
+    let whole = dir.path().join("whole");
+    let started = std::time::Instant::now();
+    let out = coevo(
+        &run_args(&whole)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let duration = started.elapsed().as_secs_f64();
+    let expected = last_json(&out)["results"].clone();
+
+    // Three kills at pseudo-random points of progress: early, middle, late (a fixed
+    // sequence, so the test repeats itself), each after the run has logged that many records.
+    let lines = metrics_of(&whole).len();
+    let killed = dir.path().join("killed");
+    let mut args = run_args(&killed);
+    let mut interrupted = 0;
+    let mut moment = 0.37f64;
+    for third in 0..3 {
+        moment = (moment * 7.3 + 0.11).fract();
+        let target = ((third as f64 + moment) * lines as f64 / 3.0).max(1.0) as usize;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_coevo"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_secs_f64(duration * 4.0 + 10.0);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            let logged = std::fs::read_to_string(killed.join("metrics.jsonl"))
+                .map(|t| t.lines().count())
+                .unwrap_or(0);
+            if logged >= target {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if child.try_wait().unwrap().is_none() {
+            interrupted += 1;
+        }
+        child.kill().unwrap(); // SIGKILL on Unix: no chance to clean up
+        child.wait().unwrap();
+        args = vec![
+            "resume".into(),
+            killed.display().to_string(),
+            "-q".into(),
+            "--json".into(),
+        ];
+    }
+    assert_eq!(
+        interrupted, 3,
+        "every kill must land while the run is going ({duration:.1} s)"
+    );
+    let out = coevo(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(last_json(&out)["results"], expected);
+    assert_eq!(metrics_of(&killed), metrics_of(&whole));
+}
+
+#[test]
+fn a_corrupt_checkpoint_is_reported_and_the_previous_one_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir();
+    let script = dir.path().join("resumable.rhai");
+    std::fs::write(&script, RESUMABLE).unwrap();
+    let run = dir.path().join("run");
+    let out = coevo(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--plugin-dir",
+        &plugins,
+        "--seed",
+        "3",
+        "-q",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = last_json(&out)["results"].clone();
+    let mut checkpoints: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    checkpoints.sort();
+    let newest = checkpoints.last().unwrap();
+    let model = std::fs::read_dir(newest)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .unwrap();
+    let mut bytes = std::fs::read(&model).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&model, bytes).unwrap();
+
+    let out = coevo(&["resume", run.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("corrupt")
+            && stderr.contains(newest.file_name().unwrap().to_str().unwrap()),
+        "{stderr}"
+    );
+    assert_eq!(last_json(&out)["results"], expected);
+    let events = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    assert!(events.contains("checkpoint_rejected"));
+}
+
+#[test]
+fn the_quickstart_experiment_runs_and_says_where_its_report_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("quickstart");
+    let run = coevo(&[
+        "run",
+        "scripts/quickstart.rhai",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        stdout.contains(&format!("run directory: {}", out.display()))
+            && stdout.contains("report.md"),
+        "{stdout}"
+    );
+    for file in [
+        "config.json",
+        "seed",
+        "metrics.jsonl",
+        "metrics.csv",
+        "events.jsonl",
+        "summary.json",
+        "report.md",
+        "models/lenet5.safetensors",
+        "plots/train_loss.png",
+        "plots/train_loss.svg",
+    ] {
+        assert!(out.join(file).exists(), "{file} missing");
+    }
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert!(
+        summary["results"]["test_accuracy"].as_f64().unwrap() > 0.8,
+        "{summary}"
+    );
+}

@@ -130,5 +130,7 @@ pub fn tiny_host(train: usize, seed: u64) -> std::rc::Rc<coevo::plugin::PluginHo
     let splits = Splits::of(&data, Holdout::Fraction(0.2), 1).expect("a valid holdout");
     let device = burn::tensor::Device::flex();
     let resident = ResidentData::upload(&data, &splits.validation, Normalise::Auto, &device);
-    std::rc::Rc::new(coevo::plugin::PluginHost::new(coevo::plugin::HostState::new(resident, device, seed)))
+    std::rc::Rc::new(coevo::plugin::PluginHost::new(
+        coevo::plugin::HostState::new(resident, device, seed),
+    ))
 }

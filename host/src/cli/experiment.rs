@@ -72,7 +72,10 @@ fn cancel_on_ctrl_c() -> Arc<AtomicBool> {
 
 pub fn run(args: RunArgs, global: &Global) -> anyhow::Result<()> {
     let options = RunOptions {
-        out: args.out.clone().unwrap_or_else(|| default_out(&args.script)),
+        out: args
+            .out
+            .clone()
+            .unwrap_or_else(|| default_out(&args.script)),
         script: args.script,
         sets: args.sets.into_iter().collect(),
         device: args.device,
@@ -80,7 +83,10 @@ pub fn run(args: RunArgs, global: &Global) -> anyhow::Result<()> {
         watch: args.watch,
         data_roots: args.data_roots,
         plugin_dirs: args.plugin_dirs,
-        limits: Limits { max_operations: args.max_operations, ..Limits::default() },
+        limits: Limits {
+            max_operations: args.max_operations,
+            ..Limits::default()
+        },
     };
     tracing::info!("run directory {}", options.out.display());
     let outcome = experiment::run(options, cancel_on_ctrl_c())?;
@@ -104,6 +110,12 @@ fn finish(outcome: &Outcome, global: &Global) -> anyhow::Result<()> {
 
 pub fn report(args: ReportArgs, global: &Global) -> anyhow::Result<()> {
     let run = RunDir::open(&args.run)?;
-    let path = experiment::report::write(&run).map_err(anyhow::Error::msg).with_context(|| format!("reporting on {}", args.run.display()))?;
-    output::emit(global.json, &serde_json::json!({ "command": "report", "report": path }), |_| println!("report: {}", path.display()))
+    let path = experiment::report::write(&run)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("reporting on {}", args.run.display()))?;
+    output::emit(
+        global.json,
+        &serde_json::json!({ "command": "report", "report": path }),
+        |_| println!("report: {}", path.display()),
+    )
 }

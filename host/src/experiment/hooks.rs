@@ -31,7 +31,12 @@ impl std::fmt::Debug for ScriptHooks {
 impl ScriptHooks {
     /// Hooks from the script `reloader` keeps current, run by `engine`.
     pub fn new(engine: Weak<Engine>, reloader: Rc<Reloader>, in_hook: Rc<Cell<bool>>) -> Self {
-        Self { engine, reloader, in_hook, returns: RefCell::new(Vec::new()) }
+        Self {
+            engine,
+            reloader,
+            in_hook,
+            returns: RefCell::new(Vec::new()),
+        }
     }
 
     /// Records the return descriptions of the plugin now running (`HookInfo::returns`).
@@ -41,11 +46,20 @@ impl ScriptHooks {
 
     fn check(&self, name: &str, value: Value, at: &str) -> Result<Value, String> {
         if let Some(bad) = non_finite(&value) {
-            return Err(format!("hook `{name}` at {at} returned {bad}; hooks must return finite numbers"));
+            return Err(format!(
+                "hook `{name}` at {at} returned {bad}; hooks must return finite numbers"
+            ));
         }
-        let wants_number = self.returns.borrow().iter().any(|(hook, returns)| hook == name && returns.starts_with("a number"));
+        let wants_number = self
+            .returns
+            .borrow()
+            .iter()
+            .any(|(hook, returns)| hook == name && returns.starts_with("a number"));
         if wants_number && !value.is_number() {
-            return Err(format!("hook `{name}` at {at} returned {}, not a number", kind(&value)));
+            return Err(format!(
+                "hook `{name}` at {at} returned {}, not a number",
+                kind(&value)
+            ));
         }
         Ok(value)
     }
@@ -64,23 +78,37 @@ impl Hooks for ScriptHooks {
         }
         let engine = self.engine.upgrade().ok_or("the script engine is gone")?;
         let at = script.location_of(name);
-        let dynamic_args: Vec<Dynamic> = args.iter().map(|a| rhai::serde::to_dynamic(a).unwrap_or(Dynamic::UNIT)).collect();
+        let dynamic_args: Vec<Dynamic> = args
+            .iter()
+            .map(|a| rhai::serde::to_dynamic(a).unwrap_or(Dynamic::UNIT))
+            .collect();
         let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
         self.in_hook.set(true);
-        let result = engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &script.ast, name, dynamic_args);
+        let result = engine.call_fn_with_options::<Dynamic>(
+            options,
+            &mut Scope::new(),
+            &script.ast,
+            name,
+            dynamic_args,
+        );
         self.in_hook.set(false);
         let value = result.map_err(|e| match *e {
             rhai::EvalAltResult::ErrorTooManyOperations(_) => {
-                format!("hook `{name}` at {at} was stopped after too many operations (an endless loop?)")
+                format!(
+                    "hook `{name}` at {at} was stopped after too many operations (an endless loop?)"
+                )
             }
             ref other => format!("hook `{name}` failed: {}", describe(other, &script.path)),
         })?;
         if let Ok(x) = value.as_float()
             && !x.is_finite()
         {
-            return Err(format!("hook `{name}` at {at} returned {x}; hooks must return finite numbers"));
+            return Err(format!(
+                "hook `{name}` at {at} returned {x}; hooks must return finite numbers"
+            ));
         }
-        let json: Value = rhai::serde::from_dynamic(&value).map_err(|e| format!("hook `{name}` at {at} returned a value that is not data: {e}"))?;
+        let json: Value = rhai::serde::from_dynamic(&value)
+            .map_err(|e| format!("hook `{name}` at {at} returned a value that is not data: {e}"))?;
         self.check(name, json, &at).map(Some)
     }
 }

@@ -40,7 +40,11 @@ pub struct Journal {
 impl Journal {
     /// A journal that replays `results` first, then continues `in_progress`.
     pub fn resumed(results: Vec<Value>, in_progress: Option<InProgress>) -> Self {
-        Self { results: Vec::new(), replay: results, in_progress }
+        Self {
+            results: Vec::new(),
+            replay: results,
+            in_progress,
+        }
     }
 
     /// The next call.
@@ -73,7 +77,11 @@ mod tests {
 
     #[test]
     fn replays_then_resumes_then_goes_live() {
-        let running = InProgress { call: 2, kind: "plugin".into(), state: json!({"steps": 3}) };
+        let running = InProgress {
+            call: 2,
+            kind: "plugin".into(),
+            state: json!({"steps": 3}),
+        };
         let mut journal = Journal::resumed(vec![json!(1), json!("two")], Some(running.clone()));
         assert_eq!(journal.next(), Entry::Replay(json!(1)));
         assert_eq!(journal.next(), Entry::Replay(json!("two")));

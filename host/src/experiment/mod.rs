@@ -8,6 +8,7 @@
 //! the host's models and optimiser states, the journal, and the running plugin's snapshot.
 
 mod api;
+pub mod bench;
 mod hooks;
 mod journal;
 mod options;

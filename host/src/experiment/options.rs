@@ -26,7 +26,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_operations: 50_000_000, max_call_levels: 64, max_string_size: 1 << 20, max_array_size: 1 << 20, max_map_size: 1 << 16 }
+        Self {
+            max_operations: 50_000_000,
+            max_call_levels: 64,
+            max_string_size: 1 << 20,
+            max_array_size: 1 << 20,
+            max_map_size: 1 << 16,
+        }
     }
 }
 
@@ -57,13 +63,21 @@ pub struct RunOptions {
 
 /// `key=value` as a `--set` entry; the value is JSON if it parses, else a string.
 pub fn parse_set(text: &str) -> Result<(String, Value), String> {
-    let (key, value) = text.split_once('=').ok_or_else(|| format!("`{text}`: expected key=value"))?;
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: expected key=value"))?;
     let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
     Ok((key.trim().to_string(), value))
 }
 
 /// `runs/<script name>-<n>` for the first `n` not taken.
 pub fn default_out(script: &std::path::Path) -> PathBuf {
-    let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-    (1..).map(|n| PathBuf::from("runs").join(format!("{stem}-{n}"))).find(|p| !p.exists()).unwrap_or_default()
+    let stem = script
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    (1..)
+        .map(|n| PathBuf::from("runs").join(format!("{stem}-{n}")))
+        .find(|p| !p.exists())
+        .unwrap_or_default()
 }

@@ -26,11 +26,14 @@ fn font_available() -> bool {
             "/System/Library/Fonts/Supplemental/Arial.ttf",
             "C:\\Windows\\Fonts\\arial.ttf",
         ];
-        candidates.iter().filter_map(|p| std::fs::read(p).ok()).any(|bytes| {
-            // plotters keeps registered fonts for the life of the program.
-            let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-            plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
-        })
+        candidates
+            .iter()
+            .filter_map(|p| std::fs::read(p).ok())
+            .any(|bytes| {
+                // plotters keeps registered fonts for the life of the program.
+                let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+                plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_ok()
+            })
     })
 }
 
@@ -38,11 +41,23 @@ fn font_available() -> bool {
 pub fn line_plot(series: &[Series], title: &str, stem: &Path) -> Result<(), String> {
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
-    draw(BitMapBackend::new(&png, (800, 480)).into_drawing_area(), series, title)?;
-    draw(SVGBackend::new(&svg, (800, 480)).into_drawing_area(), series, title)
+    draw(
+        BitMapBackend::new(&png, (800, 480)).into_drawing_area(),
+        series,
+        title,
+    )?;
+    draw(
+        SVGBackend::new(&svg, (800, 480)).into_drawing_area(),
+        series,
+        title,
+    )
 }
 
-fn draw<DB: DrawingBackend>(area: DrawingArea<DB, plotters::coord::Shift>, series: &[Series], title: &str) -> Result<(), String> {
+fn draw<DB: DrawingBackend>(
+    area: DrawingArea<DB, plotters::coord::Shift>,
+    series: &[Series],
+    title: &str,
+) -> Result<(), String> {
     let text = font_available();
     let err = |e: &dyn std::fmt::Display| e.to_string();
     area.fill(&WHITE).map_err(|e| err(&e))?;
@@ -52,9 +67,14 @@ fn draw<DB: DrawingBackend>(area: DrawingArea<DB, plotters::coord::Shift>, serie
     let mut builder = ChartBuilder::on(&area);
     builder.margin(16);
     if text {
-        builder.caption(title, ("sans-serif", 20)).x_label_area_size(36).y_label_area_size(56);
+        builder
+            .caption(title, ("sans-serif", 20))
+            .x_label_area_size(36)
+            .y_label_area_size(56);
     }
-    let mut chart = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(|e| err(&e))?;
+    let mut chart = builder
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| err(&e))?;
     let mut mesh = chart.configure_mesh();
     if text {
         mesh.x_desc("step");
@@ -64,22 +84,42 @@ fn draw<DB: DrawingBackend>(area: DrawingArea<DB, plotters::coord::Shift>, serie
     mesh.draw().map_err(|e| err(&e))?;
     for (i, s) in series.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let drawn = chart.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2))).map_err(|e| err(&e))?;
+        let drawn = chart
+            .draw_series(LineSeries::new(
+                s.points.iter().copied(),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| err(&e))?;
         if text {
-            drawn.label(s.name.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+            drawn.label(s.name.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
         }
     }
     if text && series.len() > 1 {
-        chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| err(&e))?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
     }
     area.present().map_err(|e| err(&e))
 }
 
 /// A range covering `values`, widened when they are all equal.
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    if hi - lo < 1e-12 { (lo - 0.5, hi + 0.5) } else { (lo, hi + (hi - lo) * 0.02) }
+    if hi - lo < 1e-12 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi + (hi - lo) * 0.02)
+    }
 }

@@ -26,14 +26,22 @@ pub struct Reloader {
 
 impl std::fmt::Debug for Reloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reloader").field("script", &self.current.borrow().path).finish()
+        f.debug_struct("Reloader")
+            .field("script", &self.current.borrow().path)
+            .finish()
     }
 }
 
 impl Reloader {
     /// Serves `script`; watches its files when `debounce` is given. `step` is the run's step
     /// counter, recorded with every reload.
-    pub fn new(compiler: Engine, script: LoadedScript, debounce: Option<Duration>, run_dir: Rc<RunDir>, step: Rc<Cell<u64>>) -> Self {
+    pub fn new(
+        compiler: Engine,
+        script: LoadedScript,
+        debounce: Option<Duration>,
+        run_dir: Rc<RunDir>,
+        step: Rc<Cell<u64>>,
+    ) -> Self {
         let reloader = Self {
             compiler: RefCell::new(compiler),
             current: RefCell::new(Rc::new(script)),
@@ -53,7 +61,9 @@ impl Reloader {
 
     fn files(&self) -> Vec<PathBuf> {
         let script = self.current();
-        std::iter::once(script.path.clone()).chain(script.modules.iter().cloned()).collect()
+        std::iter::once(script.path.clone())
+            .chain(script.modules.iter().cloned())
+            .collect()
     }
 
     fn rewatch(&self) {
@@ -68,7 +78,11 @@ impl Reloader {
     /// Reloads if a watched file changed since the last call: the new version applies from
     /// now on; a version that does not compile is reported and the old one keeps running.
     pub fn poll(&self) {
-        let changed = self.watch.borrow().as_ref().is_some_and(FileWatch::take_change);
+        let changed = self
+            .watch
+            .borrow()
+            .as_ref()
+            .is_some_and(FileWatch::take_change);
         if changed {
             self.reload();
         }
@@ -89,14 +103,26 @@ impl Reloader {
                 if let Err(e) = kept {
                     tracing::warn!("{e}");
                 }
-                let _ = self.run_dir.event("reload", json!({ "script": path, "hash": script.hash, "step": step }));
-                tracing::info!("reloaded {} at step {step} ({})", path.display(), &script.hash[..12]);
+                let _ = self.run_dir.event(
+                    "reload",
+                    json!({ "script": path, "hash": script.hash, "step": step }),
+                );
+                tracing::info!(
+                    "reloaded {} at step {step} ({})",
+                    path.display(),
+                    &script.hash[..12]
+                );
                 *self.current.borrow_mut() = Rc::new(script);
                 self.rewatch();
             }
             Err(error) => {
-                let _ = self.run_dir.event("reload_failed", json!({ "script": path, "step": step, "error": error }));
-                tracing::error!("the edited script does not compile; the previous version keeps running:\n{error}");
+                let _ = self.run_dir.event(
+                    "reload_failed",
+                    json!({ "script": path, "step": step, "error": error }),
+                );
+                tracing::error!(
+                    "the edited script does not compile; the previous version keeps running:\n{error}"
+                );
             }
         }
     }

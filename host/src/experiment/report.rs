@@ -19,38 +19,92 @@ pub fn write(run: &RunDir) -> Result<PathBuf, String> {
     let mut text = String::new();
     let config = run.read_json("config.json").unwrap_or(Value::Null);
     let summary = run.read_json("summary.json").unwrap_or(Value::Null);
-    let _ = writeln!(text, "# Run {}\n", run.root().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-    let _ = writeln!(text, "- script: `{}`", config["script"].as_str().unwrap_or("?"));
-    let _ = writeln!(text, "- seed: {}, device: {}", config["seed"], config["device"].as_str().unwrap_or("?"));
-    let _ = writeln!(text, "- status: {}", summary["status"].as_str().unwrap_or("running or stopped"));
+    let _ = writeln!(
+        text,
+        "# Run {}\n",
+        run.root()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        text,
+        "- script: `{}`",
+        config["script"].as_str().unwrap_or("?")
+    );
+    let _ = writeln!(
+        text,
+        "- seed: {}, device: {}",
+        config["seed"],
+        config["device"].as_str().unwrap_or("?")
+    );
+    let _ = writeln!(
+        text,
+        "- status: {}",
+        summary["status"].as_str().unwrap_or("running or stopped")
+    );
     if let Some(error) = summary["error"].as_str() {
         let _ = writeln!(text, "- error:\n\n```text\n{error}\n```");
     }
     let events = run.events();
     let count = |kind: &str| events.iter().filter(|e| e["kind"] == kind).count();
-    let _ = writeln!(text, "- script reloads: {}, failed reloads: {}, plugin swaps: {}, checkpoints kept in `checkpoints/`", count("reload"), count("reload_failed"), count("plugin_swap"));
+    let _ = writeln!(
+        text,
+        "- script reloads: {}, failed reloads: {}, plugin swaps: {}, checkpoints kept in `checkpoints/`",
+        count("reload"),
+        count("reload_failed"),
+        count("plugin_swap")
+    );
     if let Some(results) = summary.get("results").filter(|r| !r.is_null()) {
-        let _ = writeln!(text, "\n## Results\n\n```json\n{}\n```", serde_json::to_string_pretty(results).unwrap_or_default());
+        let _ = writeln!(
+            text,
+            "\n## Results\n\n```json\n{}\n```",
+            serde_json::to_string_pretty(results).unwrap_or_default()
+        );
     }
-    let _ = writeln!(text, "\n## Metrics\n\n{} records in `metrics.jsonl` (and `metrics.csv`).\n", metrics.len());
+    let _ = writeln!(
+        text,
+        "\n## Metrics\n\n{} records in `metrics.jsonl` (and `metrics.csv`).\n",
+        metrics.len()
+    );
     if !series.is_empty() {
-        let _ = writeln!(text, "| metric | points | first | last | min | max |\n|---|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            text,
+            "| metric | points | first | last | min | max |\n|---|---:|---:|---:|---:|---:|"
+        );
     }
     for s in series.values() {
         let values: Vec<f64> = s.points.iter().map(|p| p.1).collect();
         let min = values.iter().copied().fold(f64::INFINITY, f64::min);
         let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let _ = writeln!(text, "| {} | {} | {:.4} | {:.4} | {:.4} | {:.4} |", s.name, values.len(), values[0], values[values.len() - 1], min, max);
+        let _ = writeln!(
+            text,
+            "| {} | {} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            s.name,
+            values.len(),
+            values[0],
+            values[values.len() - 1],
+            min,
+            max
+        );
     }
     // A single point is a number, not a curve: the table above has it.
     for s in series.values().filter(|s| s.points.len() > 1) {
         let stem = plots.join(sanitise(&s.name));
         line_plot(std::slice::from_ref(s), &s.name, &stem)?;
-        let file = stem.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let _ = writeln!(text, "\n### {}\n\n![{}](plots/{file}.png) ([SVG](plots/{file}.svg))", s.name, s.name);
+        let file = stem
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "\n### {}\n\n![{}](plots/{file}.png) ([SVG](plots/{file}.svg))",
+            s.name, s.name
+        );
     }
     let path = run.path("report.md");
-    crate::checkpoint::write_atomic(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::checkpoint::write_atomic(&path, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
 
@@ -59,15 +113,27 @@ pub fn write(run: &RunDir) -> Result<PathBuf, String> {
 fn collect(records: &[Value]) -> BTreeMap<String, Series> {
     let mut series: BTreeMap<String, Series> = BTreeMap::new();
     for record in records {
-        let Some(step) = record["step"].as_f64() else { continue };
-        let prefix = record["plugin"].as_str().map(|p| format!("{p}.")).unwrap_or_default();
+        let Some(step) = record["step"].as_f64() else {
+            continue;
+        };
+        let prefix = record["plugin"]
+            .as_str()
+            .map(|p| format!("{p}."))
+            .unwrap_or_default();
         for (key, value) in record.as_object().into_iter().flatten() {
             if matches!(key.as_str(), "step" | "plugin" | "plugin_step") {
                 continue;
             }
             if let Some(v) = value.as_f64().filter(|v| v.is_finite()) {
                 let name = format!("{prefix}{key}");
-                series.entry(name.clone()).or_insert_with(|| Series { name, points: Vec::new() }).points.push((step, v));
+                series
+                    .entry(name.clone())
+                    .or_insert_with(|| Series {
+                        name,
+                        points: Vec::new(),
+                    })
+                    .points
+                    .push((step, v));
             }
         }
     }
@@ -75,5 +141,13 @@ fn collect(records: &[Value]) -> BTreeMap<String, Series> {
 }
 
 fn sanitise(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }

@@ -42,7 +42,10 @@ pub struct RunDirError {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunDirError + '_ {
-    move |e| RunDirError { path: path.to_path_buf(), message: e.to_string() }
+    move |e| RunDirError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 impl RunDir {
@@ -57,16 +60,25 @@ impl RunDir {
         for sub in ["scripts", "checkpoints", "models"] {
             fs::create_dir_all(root.join(sub)).map_err(io(root))?;
         }
-        Ok(Self { root: root.to_path_buf(), metric_lines: Cell::new(0) })
+        Ok(Self {
+            root: root.to_path_buf(),
+            metric_lines: Cell::new(0),
+        })
     }
 
     /// An existing run directory, to resume.
     pub fn open(root: &Path) -> Result<Self, RunDirError> {
         if !root.join("config.json").exists() {
-            return Err(RunDirError { path: root.to_path_buf(), message: "is not a run directory (no config.json)".into() });
+            return Err(RunDirError {
+                path: root.to_path_buf(),
+                message: "is not a run directory (no config.json)".into(),
+            });
         }
         let metric_lines = count_lines(&root.join("metrics.jsonl"));
-        Ok(Self { root: root.to_path_buf(), metric_lines: Cell::new(metric_lines) })
+        Ok(Self {
+            root: root.to_path_buf(),
+            metric_lines: Cell::new(metric_lines),
+        })
     }
 
     /// The folder.
@@ -82,7 +94,10 @@ impl RunDir {
     /// Writes a JSON file atomically.
     pub fn write_json(&self, relative: &str, value: &Value) -> Result<(), RunDirError> {
         let path = self.path(relative);
-        let text = serde_json::to_string_pretty(value).map_err(|e| RunDirError { path: path.clone(), message: e.to_string() })?;
+        let text = serde_json::to_string_pretty(value).map_err(|e| RunDirError {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
         write_atomic(&path, text.as_bytes()).map_err(io(&path))
     }
 
@@ -90,7 +105,10 @@ impl RunDir {
     pub fn read_json(&self, relative: &str) -> Result<Value, RunDirError> {
         let path = self.path(relative);
         let text = fs::read_to_string(&path).map_err(io(&path))?;
-        serde_json::from_str(&text).map_err(|e| RunDirError { path, message: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| RunDirError {
+            path,
+            message: e.to_string(),
+        })
     }
 
     /// Keeps a version of a script under its content hash; returns the hash.
@@ -144,7 +162,11 @@ impl RunDir {
 
     fn append(&self, relative: &str, value: &Value) -> Result<(), RunDirError> {
         let path = self.path(relative);
-        let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
         // One write of a whole line: a kill leaves at most a torn last line, which readers skip.
         let line = format!("{value}\n");
         file.write_all(line.as_bytes()).map_err(io(&path))?;
@@ -193,16 +215,24 @@ impl RunDir {
 
 /// SHA-256 of a text, in hex.
 pub fn content_hash(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn read_lines(path: &Path) -> Vec<String> {
-    File::open(path).map(|f| BufReader::new(f).lines().map_while(Result::ok).collect()).unwrap_or_default()
+    File::open(path)
+        .map(|f| BufReader::new(f).lines().map_while(Result::ok).collect())
+        .unwrap_or_default()
 }
 
 /// Complete JSON lines; a torn last line (a kill mid-write) is skipped.
 fn read_records(path: &Path) -> Vec<Value> {
-    read_lines(path).iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    read_lines(path)
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 fn count_lines(path: &Path) -> u64 {
@@ -210,5 +240,7 @@ fn count_lines(path: &Path) -> u64 {
 }
 
 fn unix_time() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }

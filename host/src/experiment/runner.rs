@@ -19,8 +19,8 @@ use super::run_dir::RunDir;
 use super::sandbox::Roots;
 use super::script::{compile, describe};
 use super::snapshot::{self, Manifest};
-use super::state::{ActivePlugin, RunState};
-use crate::plugin::{HostState, Hooks, NoHooks, PluginHost, PluginPath, PluginRun, load};
+use super::state::RunState;
+use crate::plugin::{Hooks, HostState, NoHooks, PluginHost, PluginPath};
 
 /// Why an experiment could not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -37,16 +37,15 @@ pub enum ExperimentError {
     Device(#[from] crate::device::DeviceError),
     /// The script failed (`file:line:col: message` and the call stack); the run directory
     /// holds everything up to the last checkpoint.
-    #[error("{message}\nthe run directory {run_dir} is consistent; `coevo resume` continues from its last checkpoint")]
+    #[error(
+        "{message}\nthe run directory {run_dir} is consistent; `coevo resume` continues from its last checkpoint"
+    )]
     Script {
         /// What the script did wrong.
         message: String,
         /// The run directory.
         run_dir: PathBuf,
     },
-    /// A plugin the checkpoint had running could not be started again.
-    #[error(transparent)]
-    Plugin(#[from] crate::plugin::PluginError),
 }
 
 /// How a run ended.
@@ -65,16 +64,31 @@ pub struct Outcome {
 /// Runs `options.script` into a new run directory.
 pub fn run(options: RunOptions, cancel: Arc<AtomicBool>) -> Result<Outcome, ExperimentError> {
     let run_dir = Rc::new(RunDir::create(&options.out)?);
-    run_dir.write_json("config.json", &serde_json::to_value(&options).unwrap_or(Value::Null))?;
-    std::fs::write(run_dir.path("seed"), format!("{}\n", options.seed)).map_err(|e| super::run_dir::RunDirError { path: run_dir.path("seed"), message: e.to_string() })?;
+    run_dir.write_json(
+        "config.json",
+        &serde_json::to_value(&options).unwrap_or(Value::Null),
+    )?;
+    std::fs::write(run_dir.path("seed"), format!("{}\n", options.seed)).map_err(|e| {
+        super::run_dir::RunDirError {
+            path: run_dir.path("seed"),
+            message: e.to_string(),
+        }
+    })?;
     execute(run_dir, options, None, cancel)
 }
 
 /// Continues the run in `dir` from its newest good checkpoint (from the start if it has none).
-pub fn resume(dir: &Path, watch: bool, cancel: Arc<AtomicBool>) -> Result<Outcome, ExperimentError> {
+pub fn resume(
+    dir: &Path,
+    watch: bool,
+    cancel: Arc<AtomicBool>,
+) -> Result<Outcome, ExperimentError> {
     let run_dir = Rc::new(RunDir::open(dir)?);
     let mut options: RunOptions = serde_json::from_value(run_dir.read_json("config.json")?)
-        .map_err(|e| super::run_dir::RunDirError { path: run_dir.path("config.json"), message: e.to_string() })?;
+        .map_err(|e| super::run_dir::RunDirError {
+            path: run_dir.path("config.json"),
+            message: e.to_string(),
+        })?;
     options.watch = watch;
     let checkpoint = match snapshot::latest(&run_dir.path("checkpoints")) {
         Ok((path, manifest, rejected)) => {
@@ -90,11 +104,19 @@ pub fn resume(dir: &Path, watch: bool, cancel: Arc<AtomicBool>) -> Result<Outcom
             None
         }
     };
-    run_dir.event("resume", json!({ "checkpoint": checkpoint.as_ref().map(|c| c.0.clone()) }))?;
+    run_dir.event(
+        "resume",
+        json!({ "checkpoint": checkpoint.as_ref().map(|c| c.0.clone()) }),
+    )?;
     execute(run_dir, options, checkpoint, cancel)
 }
 
-fn execute(run_dir: Rc<RunDir>, options: RunOptions, checkpoint: Option<(PathBuf, Manifest)>, cancel: Arc<AtomicBool>) -> Result<Outcome, ExperimentError> {
+fn execute(
+    run_dir: Rc<RunDir>,
+    options: RunOptions,
+    checkpoint: Option<(PathBuf, Manifest)>,
+    cancel: Arc<AtomicBool>,
+) -> Result<Outcome, ExperimentError> {
     let device = options.device.to_burn()?;
     let mut host_state = HostState::without_data(device.clone(), options.seed);
     host_state.set_cancel_flag(cancel.clone());
@@ -127,7 +149,11 @@ fn execute(run_dir: Rc<RunDir>, options: RunOptions, checkpoint: Option<(PathBuf
 
     let script_path = options.script.clone();
     let mut compiler = script_engine(&options);
-    let script = compile(&mut compiler, &script_path).map_err(|message| ExperimentError::Script { message, run_dir: run_dir.root().to_path_buf() })?;
+    let script =
+        compile(&mut compiler, &script_path).map_err(|message| ExperimentError::Script {
+            message,
+            run_dir: run_dir.root().to_path_buf(),
+        })?;
     run_dir.keep_script(&script.text)?;
     for text in &script.module_texts {
         run_dir.keep_script(text)?;
@@ -135,12 +161,20 @@ fn execute(run_dir: Rc<RunDir>, options: RunOptions, checkpoint: Option<(PathBuf
     if let Some((_, manifest)) = &checkpoint
         && manifest.script_hash != script.hash
     {
-        tracing::warn!("the script changed since the checkpoint; the replay may diverge from the original run");
+        tracing::warn!(
+            "the script changed since the checkpoint; the replay may diverge from the original run"
+        );
     }
     let ast = script.ast.clone();
     let script_hash = script.hash.clone();
     let debounce = options.watch.then_some(Duration::from_millis(100));
-    let reloader = Rc::new(Reloader::new(compiler, script, debounce, run_dir.clone(), step.clone()));
+    let reloader = Rc::new(Reloader::new(
+        compiler,
+        script,
+        debounce,
+        run_dir.clone(),
+        step.clone(),
+    ));
     let in_hook = Rc::new(Cell::new(false));
     let mut roots_list = options.data_roots.clone();
     roots_list.push(PathBuf::from("data"));
@@ -158,40 +192,69 @@ fn execute(run_dir: Rc<RunDir>, options: RunOptions, checkpoint: Option<(PathBuf
         checkpoint_sequence: sequence,
         script_hash,
         script_hooks: None,
+        pending_plugin: None,
     }));
     let mut engine = script_engine(&options);
     api::register(&mut engine, &state);
     let engine = Rc::new(engine);
-    let hooks = Rc::new(ScriptHooks::new(Rc::downgrade(&engine), reloader.clone(), in_hook));
-    host.state_mut().set_hooks(Box::new(SharedHooks(hooks.clone())));
+    let hooks = Rc::new(ScriptHooks::new(
+        Rc::downgrade(&engine),
+        reloader.clone(),
+        in_hook,
+    ));
+    host.state_mut()
+        .set_hooks(Box::new(SharedHooks(hooks.clone())));
     state.borrow_mut().script_hooks = Some(hooks);
-    if let Some(saved) = checkpoint.as_ref().and_then(|(_, m)| m.plugin.clone()) {
-        let plugin = load(&saved.path)?;
-        let name = plugin.name();
-        let run = PluginRun::resume(plugin, saved.config.clone(), host.clone(), &saved.snapshot, saved.steps)?;
-        state.borrow_mut().active = Some(ActivePlugin { call: saved.call, name, config: saved.config, run });
-    }
+    state.borrow_mut().pending_plugin = checkpoint.as_ref().and_then(|(_, m)| m.plugin.clone());
 
     let result = engine.eval_ast_with_scope::<Dynamic>(&mut Scope::new(), &ast);
     // Break the cycle engine → API closures → state → host → hooks → engine.
     host.state_mut().set_hooks(Box::new(NoHooks));
-    let reloads = run_dir.events().iter().filter(|e| e["kind"] == "reload").count();
+    let reloads = run_dir
+        .events()
+        .iter()
+        .filter(|e| e["kind"] == "reload")
+        .count();
     match result {
         Ok(value) => {
             let results: Value = rhai::serde::from_dynamic(&value).unwrap_or(Value::Null);
             // A completed run keeps a final checkpoint: resuming it replays to the same end.
-            state.borrow_mut().checkpoint(None).map_err(|message| ExperimentError::Script { message, run_dir: run_dir.root().to_path_buf() })?;
-            run_dir.write_json("summary.json", &json!({ "status": "completed", "results": results, "steps": step.get() }))?;
+            state
+                .borrow_mut()
+                .checkpoint(None)
+                .map_err(|message| ExperimentError::Script {
+                    message,
+                    run_dir: run_dir.root().to_path_buf(),
+                })?;
+            run_dir.write_json(
+                "summary.json",
+                &json!({ "status": "completed", "results": results, "steps": step.get() }),
+            )?;
             run_dir.event("finished", json!({ "step": step.get() }))?;
-            let report = super::report::write(&run_dir).map_err(|message| ExperimentError::Script { message, run_dir: run_dir.root().to_path_buf() })?;
-            Ok(Outcome { run_dir: run_dir.root().to_path_buf(), report, results, reloads })
+            let report =
+                super::report::write(&run_dir).map_err(|message| ExperimentError::Script {
+                    message,
+                    run_dir: run_dir.root().to_path_buf(),
+                })?;
+            Ok(Outcome {
+                run_dir: run_dir.root().to_path_buf(),
+                report,
+                results,
+                reloads,
+            })
         }
         Err(error) => {
             let message = describe(&error, &script_path);
-            run_dir.write_json("summary.json", &json!({ "status": "failed", "error": message, "steps": step.get() }))?;
+            run_dir.write_json(
+                "summary.json",
+                &json!({ "status": "failed", "error": message, "steps": step.get() }),
+            )?;
             run_dir.event("error", json!({ "message": message, "step": step.get() }))?;
             let _ = run_dir.write_csv();
-            Err(ExperimentError::Script { message, run_dir: run_dir.root().to_path_buf() })
+            Err(ExperimentError::Script {
+                message,
+                run_dir: run_dir.root().to_path_buf(),
+            })
         }
     }
 }
@@ -209,7 +272,9 @@ fn script_engine(options: &RunOptions) -> Engine {
         .set_max_map_size(limits.max_map_size)
         .set_max_expr_depths(128, 64);
     engine.on_print(|text| tracing::info!("{text}"));
-    engine.on_debug(|text, source, pos| tracing::debug!("{}:{pos}: {text}", source.unwrap_or("script")));
+    engine.on_debug(|text, source, pos| {
+        tracing::debug!("{}:{pos}: {text}", source.unwrap_or("script"))
+    });
     engine
 }
 

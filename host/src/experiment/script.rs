@@ -36,7 +36,9 @@ pub struct LoadedScript {
 impl LoadedScript {
     /// Whether the script defines a function `name` taking `arity` arguments.
     pub fn defines(&self, name: &str, arity: usize) -> bool {
-        self.ast.iter_functions().any(|f| f.name == name && f.params.len() == arity)
+        self.ast
+            .iter_functions()
+            .any(|f| f.name == name && f.params.len() == arity)
     }
 
     /// `path:line` of the definition of function `name`, for messages about hooks.
@@ -45,7 +47,10 @@ impl LoadedScript {
         let line = self
             .text
             .lines()
-            .position(|l| l.trim_start().starts_with(&needle) && l.trim_start()[needle.len()..].trim_start().starts_with('('))
+            .position(|l| {
+                l.trim_start().starts_with(&needle)
+                    && l.trim_start()[needle.len()..].trim_start().starts_with('(')
+            })
             .map_or(0, |i| i + 1);
         format!("{}:{line}", self.path.display())
     }
@@ -65,18 +70,32 @@ pub struct ConfinedModules {
 impl ConfinedModules {
     fn new(root: &Path) -> Self {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        Self { inner: FileModuleResolver::new_with_path(&root), root, read: RefCell::new(Vec::new()) }
+        Self {
+            inner: FileModuleResolver::new_with_path(&root),
+            root,
+            read: RefCell::new(Vec::new()),
+        }
     }
 }
 
 impl ModuleResolver for ConfinedModules {
-    fn resolve(&self, engine: &Engine, source: Option<&str>, path: &str, pos: Position) -> Result<SharedModule, Box<EvalAltResult>> {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
         let file = self.root.join(format!("{path}.rhai"));
         let file = file.canonicalize().unwrap_or(file);
         if !file.starts_with(&self.root) {
             return Err(Box::new(EvalAltResult::ErrorInModule(
                 path.into(),
-                format!("imports are confined to the script's folder {}", self.root.display()).into(),
+                format!(
+                    "imports are confined to the script's folder {}",
+                    self.root.display()
+                )
+                .into(),
                 pos,
             )));
         }
@@ -90,23 +109,42 @@ impl ModuleResolver for ConfinedModules {
 /// time, so a reload sees edited modules.
 pub fn compile(engine: &mut Engine, path: &Path) -> Result<LoadedScript, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let resolver = Rc::new(ConfinedModules::new(folder));
     engine.set_module_resolver(SharedResolver(resolver.clone()));
     let ast = engine.compile_into_self_contained(&Scope::new(), &text);
     let modules: Vec<PathBuf> = resolver.read.borrow().clone();
     let mut ast = ast.map_err(|e| describe(&e, path))?;
     ast.set_source(path.display().to_string());
-    let module_texts: Vec<String> = modules.iter().map(|m| std::fs::read_to_string(m).unwrap_or_default()).collect();
+    let module_texts: Vec<String> = modules
+        .iter()
+        .map(|m| std::fs::read_to_string(m).unwrap_or_default())
+        .collect();
     let hash = content_hash(&format!("{text}{}", module_texts.join("")));
-    Ok(LoadedScript { ast, path: path.to_path_buf(), text, hash, modules, module_texts })
+    Ok(LoadedScript {
+        ast,
+        path: path.to_path_buf(),
+        text,
+        hash,
+        modules,
+        module_texts,
+    })
 }
 
 /// Lets the engine own a resolver the compiler still reads from.
 struct SharedResolver(Rc<ConfinedModules>);
 
 impl ModuleResolver for SharedResolver {
-    fn resolve(&self, engine: &Engine, source: Option<&str>, path: &str, pos: Position) -> Result<SharedModule, Box<EvalAltResult>> {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
         self.0.resolve(engine, source, path, pos)
     }
 }
@@ -126,16 +164,29 @@ pub fn describe(error: &EvalAltResult, file: &Path) -> String {
     loop {
         match current {
             EvalAltResult::ErrorInFunctionCall(name, source, inner, pos) => {
-                let at = if source.is_empty() { file.display().to_string() } else { source.clone() };
+                let at = if source.is_empty() {
+                    file.display().to_string()
+                } else {
+                    source.clone()
+                };
                 frames.push(format!("  in `{name}` called at {at}:{}", position(*pos)));
                 current = inner;
             }
             EvalAltResult::ErrorInModule(name, inner, pos) => {
-                frames.push(format!("  in module `{name}` imported at {}:{}", file.display(), position(*pos)));
+                frames.push(format!(
+                    "  in module `{name}` imported at {}:{}",
+                    file.display(),
+                    position(*pos)
+                ));
                 current = inner;
             }
             other => {
-                let mut text = format!("{}:{}: {}", file.display(), position(other.position()), strip_position(other));
+                let mut text = format!(
+                    "{}:{}: {}",
+                    file.display(),
+                    position(other.position()),
+                    strip_position(other)
+                );
                 for frame in frames {
                     text.push('\n');
                     text.push_str(&frame);

@@ -76,12 +76,19 @@ pub struct SnapshotError {
 }
 
 fn fail(path: &Path, message: impl ToString) -> SnapshotError {
-    SnapshotError { path: path.to_path_buf(), message: message.to_string() }
+    SnapshotError {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
 }
 
 /// Writes a checkpoint of `host` with the run's bookkeeping in `manifest` (whose `models`,
 /// `optimizers`, `next_id` and `files` are filled here).
-pub fn write(dir: &Path, host: &HostState, mut manifest: Manifest) -> Result<PathBuf, SnapshotError> {
+pub fn write(
+    dir: &Path,
+    host: &HostState,
+    mut manifest: Manifest,
+) -> Result<PathBuf, SnapshotError> {
     let name = format!("ckpt-{:06}", manifest.sequence);
     let tmp = dir.join(format!("{name}.tmp"));
     let _ = fs::remove_dir_all(&tmp);
@@ -99,12 +106,17 @@ pub fn write(dir: &Path, host: &HostState, mut manifest: Manifest) -> Result<Pat
                     .iter()
                     .zip(&model.layout().params)
                     .filter_map(|(mask, entry)| {
-                        mask.as_ref().map(|m| NamedTensor { name: entry.name.clone(), shape: vec![m.dims()[0]], values: Values::F32(to_f32(m.clone())) })
+                        mask.as_ref().map(|m| NamedTensor {
+                            name: entry.name.clone(),
+                            shape: vec![m.dims()[0]],
+                            values: Values::F32(to_f32(m.clone())),
+                        })
                     })
                     .collect(),
                 metadata: BTreeMap::new(),
             };
-            checkpoint::write(&masks, &tmp.join(format!("m{id}.mask.safetensors"))).map_err(|e| fail(&tmp, e))?;
+            checkpoint::write(&masks, &tmp.join(format!("m{id}.mask.safetensors")))
+                .map_err(|e| fail(&tmp, e))?;
         }
     }
     manifest.optimizers.clear();
@@ -117,20 +129,37 @@ pub fn write(dir: &Path, host: &HostState, mut manifest: Manifest) -> Result<Pat
             .iter()
             .enumerate()
             .flat_map(|(k, slot)| {
-                slot.iter().enumerate().map(move |(p, values)| NamedTensor { name: format!("{k}.{p}"), shape: vec![values.len()], values: Values::F32(values.clone()) })
+                slot.iter().enumerate().map(move |(p, values)| NamedTensor {
+                    name: format!("{k}.{p}"),
+                    shape: vec![values.len()],
+                    values: Values::F32(values.clone()),
+                })
             })
             .collect();
-        let named = NamedTensors { tensors, metadata: BTreeMap::new() };
-        checkpoint::write(&named, &tmp.join(format!("optimizer-{index}.safetensors"))).map_err(|e| fail(&tmp, e))?;
-        manifest.optimizers.push(OptimizerEntry { ids: ids.clone(), epoch: state.epoch, step: state.step, optimizer_step: state.optimizer.step, slots: state.optimizer.slots.len() });
+        let named = NamedTensors {
+            tensors,
+            metadata: BTreeMap::new(),
+        };
+        checkpoint::write(&named, &tmp.join(format!("optimizer-{index}.safetensors")))
+            .map_err(|e| fail(&tmp, e))?;
+        manifest.optimizers.push(OptimizerEntry {
+            ids: ids.clone(),
+            epoch: state.epoch,
+            step: state.step,
+            optimizer_step: state.optimizer.step,
+            slots: state.optimizer.slots.len(),
+        });
     }
     manifest.files = hash_files(&tmp)?;
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| fail(&tmp, e))?;
-    checkpoint::write_atomic(&tmp.join("manifest.json"), text.as_bytes()).map_err(|e| fail(&tmp, e))?;
+    checkpoint::write_atomic(&tmp.join("manifest.json"), text.as_bytes())
+        .map_err(|e| fail(&tmp, e))?;
     let final_dir = dir.join(&name);
     let _ = fs::remove_dir_all(&final_dir);
     fs::rename(&tmp, &final_dir).map_err(|e| fail(&final_dir, e))?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| fail(dir, e))?;
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| fail(dir, e))?;
     prune(dir);
     Ok(final_dir)
 }
@@ -139,10 +168,19 @@ fn hash_files(dir: &Path) -> Result<BTreeMap<String, String>, SnapshotError> {
     let mut files = BTreeMap::new();
     for entry in fs::read_dir(dir).map_err(|e| fail(dir, e))? {
         let path = entry.map_err(|e| fail(dir, e))?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name != "manifest.json" {
             let bytes = fs::read(&path).map_err(|e| fail(&path, e))?;
-            files.insert(name, Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect());
+            files.insert(
+                name,
+                Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+            );
         }
     }
     Ok(files)
@@ -154,7 +192,11 @@ fn checkpoints(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ckpt-") && !n.to_string_lossy().ends_with(".tmp")))
+        .filter(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy().starts_with("ckpt-") && !n.to_string_lossy().ends_with(".tmp")
+            })
+        })
         .collect();
     found.sort();
     found
@@ -176,18 +218,29 @@ pub fn latest(dir: &Path) -> Result<(PathBuf, Manifest, Vec<String>), SnapshotEr
             Err(e) => rejected.push(e.to_string()),
         }
     }
-    let detail = if rejected.is_empty() { "no checkpoint was written before the run stopped".to_string() } else { rejected.join("; ") };
+    let detail = if rejected.is_empty() {
+        "no checkpoint was written before the run stopped".to_string()
+    } else {
+        rejected.join("; ")
+    };
     Err(fail(dir, format!("no usable checkpoint: {detail}")))
 }
 
 fn verify(dir: &Path) -> Result<Manifest, SnapshotError> {
-    let text = fs::read_to_string(dir.join("manifest.json")).map_err(|e| fail(&dir.join("manifest.json"), e))?;
-    let manifest: Manifest = serde_json::from_str(&text).map_err(|e| fail(&dir.join("manifest.json"), format!("corrupt: {e}")))?;
+    let text = fs::read_to_string(dir.join("manifest.json"))
+        .map_err(|e| fail(&dir.join("manifest.json"), e))?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| fail(&dir.join("manifest.json"), format!("corrupt: {e}")))?;
     let actual = hash_files(dir)?;
     for (file, hash) in &manifest.files {
         match actual.get(file) {
             Some(found) if found == hash => {}
-            Some(_) => return Err(fail(&dir.join(file), "corrupt: its SHA-256 does not match the manifest")),
+            Some(_) => {
+                return Err(fail(
+                    &dir.join(file),
+                    "corrupt: its SHA-256 does not match the manifest",
+                ));
+            }
             None => return Err(fail(&dir.join(file), "missing")),
         }
     }
@@ -195,7 +248,12 @@ fn verify(dir: &Path) -> Result<Manifest, SnapshotError> {
 }
 
 /// Loads a verified checkpoint's models and optimiser states into `host`.
-pub fn restore(dir: &Path, manifest: &Manifest, host: &mut HostState, device: &Device) -> Result<(), SnapshotError> {
+pub fn restore(
+    dir: &Path,
+    manifest: &Manifest,
+    host: &mut HostState,
+    device: &Device,
+) -> Result<(), SnapshotError> {
     for &id in &manifest.models {
         let path = dir.join(format!("m{id}.safetensors"));
         let mut model = checkpoint::load(&path, device).map_err(|e| fail(&path, e))?;
@@ -207,10 +265,14 @@ pub fn restore(dir: &Path, manifest: &Manifest, host: &mut HostState, device: &D
                 .params
                 .iter()
                 .map(|entry| {
-                    named.tensors.iter().find(|t| t.name == entry.name).and_then(|t| match &t.values {
-                        Values::F32(v) => Some(vector(v.clone(), device)),
-                        Values::I64(_) => None,
-                    })
+                    named
+                        .tensors
+                        .iter()
+                        .find(|t| t.name == entry.name)
+                        .and_then(|t| match &t.values {
+                            Values::F32(v) => Some(vector(v.clone(), device)),
+                            Values::I64(_) => None,
+                        })
                 })
                 .collect();
             model.set_masks(masks);
@@ -222,15 +284,30 @@ pub fn restore(dir: &Path, manifest: &Manifest, host: &mut HostState, device: &D
         let named = checkpoint::read(&path).map_err(|e| fail(&path, e))?;
         let mut slots: Vec<Vec<Vec<f32>>> = vec![Vec::new(); entry.slots];
         for tensor in named.tensors {
-            let (k, p) = tensor.name.split_once('.').and_then(|(k, p)| Some((k.parse::<usize>().ok()?, p.parse::<usize>().ok()?))).ok_or_else(|| fail(&path, format!("unexpected tensor `{}`", tensor.name)))?;
-            let Values::F32(values) = tensor.values else { return Err(fail(&path, "integer optimizer buffers")) };
-            let slot = slots.get_mut(k).ok_or_else(|| fail(&path, "more slots than the manifest says"))?;
+            let (k, p) = tensor
+                .name
+                .split_once('.')
+                .and_then(|(k, p)| Some((k.parse::<usize>().ok()?, p.parse::<usize>().ok()?)))
+                .ok_or_else(|| fail(&path, format!("unexpected tensor `{}`", tensor.name)))?;
+            let Values::F32(values) = tensor.values else {
+                return Err(fail(&path, "integer optimizer buffers"));
+            };
+            let slot = slots
+                .get_mut(k)
+                .ok_or_else(|| fail(&path, "more slots than the manifest says"))?;
             if slot.len() <= p {
                 slot.resize(p + 1, Vec::new());
             }
             slot[p] = values;
         }
-        let state = TrainerState { epoch: entry.epoch, step: entry.step, optimizer: OptimizerState { step: entry.optimizer_step, slots } };
+        let state = TrainerState {
+            epoch: entry.epoch,
+            step: entry.step,
+            optimizer: OptimizerState {
+                step: entry.optimizer_step,
+                slots,
+            },
+        };
         host.set_optimizer_state(entry.ids.clone(), state);
     }
     host.forget_models_from(manifest.next_id);

@@ -71,6 +71,9 @@ pub struct RunState {
     pub checkpoint_sequence: u64,
     /// Hash of the script version running.
     pub script_hash: String,
+    /// A plugin the checkpoint had running, started again when the replay reaches it (after
+    /// the script has loaded its data).
+    pub pending_plugin: Option<PluginCheckpoint>,
     /// The script's hooks, told what the running plugin expects of them.
     pub script_hooks: Option<Rc<super::hooks::ScriptHooks>>,
 }
@@ -89,7 +92,9 @@ impl RunState {
     /// Logs metrics at the next step.
     pub fn log_metrics(&self, values: &serde_json::Map<String, Value>) -> Result<(), String> {
         let step = self.step.get();
-        self.run_dir.log_metrics(step, values).map_err(|e| e.to_string())?;
+        self.run_dir
+            .log_metrics(step, values)
+            .map_err(|e| e.to_string())?;
         self.step.set(step + 1);
         Ok(())
     }
@@ -122,7 +127,8 @@ impl RunState {
             plugin,
             script_hash: self.script_hash.clone(),
         };
-        let dir = snapshot::write(&self.run_dir.path("checkpoints"), &self.host(), manifest).map_err(|e| e.to_string())?;
+        let dir = snapshot::write(&self.run_dir.path("checkpoints"), &self.host(), manifest)
+            .map_err(|e| e.to_string())?;
         self.checkpoint_sequence += 1;
         tracing::debug!("checkpoint {}", dir.display());
         Ok(())
@@ -134,7 +140,13 @@ impl RunState {
             return Ok(());
         }
         self.checkpoint(in_progress)?;
-        let _ = self.run_dir.event("interrupted", json!({ "step": self.step.get() }));
-        Err(format!("interrupted at step {}; continue with `coevo resume {}`", self.step.get(), self.run_dir.root().display()))
+        let _ = self
+            .run_dir
+            .event("interrupted", json!({ "step": self.step.get() }));
+        Err(format!(
+            "interrupted at step {}; continue with `coevo resume {}`",
+            self.step.get(),
+            self.run_dir.root().display()
+        ))
     }
 }

@@ -34,7 +34,10 @@ impl FileWatch {
     /// Starts watching every file of `paths`.
     pub fn many(paths: &[PathBuf], debounce: Duration) -> Result<Self, PluginError> {
         let changed = Arc::new(AtomicBool::new(false));
-        let targets: Vec<PathBuf> = paths.iter().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())).collect();
+        let targets: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+            .collect();
         let watched = targets.clone();
         let flag = changed.clone();
         // Events name the file as the watcher sees it: compare whole canonical paths where
@@ -43,22 +46,37 @@ impl FileWatch {
             let touched = |events: &Vec<notify_debouncer_mini::DebouncedEvent>| {
                 events.iter().any(|e| {
                     let path = e.path.canonicalize().unwrap_or_else(|_| e.path.clone());
-                    watched.iter().any(|w| *w == path || (w.file_name() == path.file_name() && w.parent() == path.parent()))
+                    watched.iter().any(|w| {
+                        *w == path
+                            || (w.file_name() == path.file_name() && w.parent() == path.parent())
+                    })
                 })
             };
             if result.as_ref().is_ok_and(touched) {
                 flag.store(true, Ordering::SeqCst);
             }
         })
-        .map_err(|e| PluginError::Io { path: targets.first().cloned().unwrap_or_default(), source: std::io::Error::other(e) })?;
-        let mut dirs: Vec<PathBuf> = targets.iter().map(|t| t.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)).collect();
+        .map_err(|e| PluginError::Io {
+            path: targets.first().cloned().unwrap_or_default(),
+            source: std::io::Error::other(e),
+        })?;
+        let mut dirs: Vec<PathBuf> = targets
+            .iter()
+            .map(|t| {
+                t.parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            })
+            .collect();
         dirs.sort();
         dirs.dedup();
         for dir in dirs {
             debouncer
                 .watcher()
                 .watch(&dir, RecursiveMode::NonRecursive)
-                .map_err(|e| PluginError::Io { path: dir.clone(), source: std::io::Error::other(e) })?;
+                .map_err(|e| PluginError::Io {
+                    path: dir.clone(),
+                    source: std::io::Error::other(e),
+                })?;
         }
         Ok(Self {
             changed,

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod conformance;
+mod experiments;
 mod plugins;
 mod torch_roundtrip;
 mod training;

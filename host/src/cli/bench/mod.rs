@@ -1,6 +1,7 @@
 //! `coevo bench`: benchmarks that print numbers.
 
 mod plugin;
+mod script;
 mod train;
 
 use clap::Subcommand;
@@ -15,6 +16,8 @@ pub enum BenchCommand {
     HostCall(plugin::HostCallArgs),
     /// Time a plugin hot swap, from the library file changing to the new code running.
     Swap(plugin::SwapArgs),
+    /// Time a script hook call, and a script reload from save to the new definition running.
+    Script(script::ScriptArgs),
 }
 
 pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
@@ -22,5 +25,6 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
         BenchCommand::Train(args) => train::run(args, global),
         BenchCommand::HostCall(args) => plugin::host_call(args, global),
         BenchCommand::Swap(args) => plugin::swap(args, global),
+        BenchCommand::Script(args) => script::run(args, global),
     }
 }

@@ -19,15 +19,24 @@ struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { validation: 0.1, limit_train: None, limit_test: None, normalise: Normalise::Auto }
+        Self {
+            validation: 0.1,
+            limit_train: None,
+            limit_test: None,
+            normalise: Normalise::Auto,
+        }
     }
 }
 
 pub fn register(engine: &mut Engine, state: &Shared) {
     let s = state.clone();
-    engine.register_fn("load_data", move |source: &str, options: Map| load(&s, source, &Dynamic::from_map(options)));
+    engine.register_fn("load_data", move |source: &str, options: Map| {
+        load(&s, source, &Dynamic::from_map(options))
+    });
     let s = state.clone();
-    engine.register_fn("load_data", move |source: &str| load(&s, source, &Dynamic::from_map(Map::new())));
+    engine.register_fn("load_data", move |source: &str| {
+        load(&s, source, &Dynamic::from_map(Map::new()))
+    });
 }
 
 /// Loads, splits and uploads a data set. It is not journaled: loading is deterministic and
@@ -35,12 +44,15 @@ pub fn register(engine: &mut Engine, state: &Shared) {
 fn load(state: &Shared, source: &str, options: &Dynamic) -> Rr<Dynamic> {
     let options: Options = from_dynamic(options, "load_data options")?;
     let info = pure(state, "load_data", |st| {
-        let mut source: DataSource = source.parse().map_err(|e: crate::data::DataError| e.to_string())?;
+        let mut source: DataSource = source
+            .parse()
+            .map_err(|e: crate::data::DataError| e.to_string())?;
         source.path = st.roots.readable(&source.path.display().to_string())?;
         let mut data = source.load().map_err(|e| e.to_string())?;
         data.truncate(options.limit_train, options.limit_test);
         let split_seed = seed::derive(st.host().seed(), "split", 0);
-        let splits = Splits::of(&data, Holdout::Fraction(options.validation), split_seed).map_err(|e| e.to_string())?;
+        let splits = Splits::of(&data, Holdout::Fraction(options.validation), split_seed)
+            .map_err(|e| e.to_string())?;
         let device = st.host().device().clone();
         let resident = ResidentData::upload(&data, &splits.validation, options.normalise, &device);
         st.host_mut().set_data(resident);

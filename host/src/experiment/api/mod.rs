@@ -46,13 +46,19 @@ pub fn fail(message: impl Into<String>) -> Box<EvalAltResult> {
 fn borrow<'a>(state: &'a Shared, function: &str) -> Rr<RefMut<'a, RunState>> {
     let st = state.try_borrow_mut().map_err(|_| fail(format!("`{function}` cannot be called from a hook: hooks compute values and the host applies them")))?;
     if st.in_hook.get() {
-        return Err(fail(format!("`{function}` cannot be called from a hook: hooks compute values and the host applies them")));
+        return Err(fail(format!(
+            "`{function}` cannot be called from a hook: hooks compute values and the host applies them"
+        )));
     }
     Ok(st)
 }
 
 /// Runs a stateful call through the journal.
-pub fn journaled(state: &Shared, function: &str, live: impl FnOnce(&mut RunState, u64, Option<InProgress>) -> Result<Value, String>) -> Rr<Dynamic> {
+pub fn journaled(
+    state: &Shared,
+    function: &str,
+    live: impl FnOnce(&mut RunState, u64, Option<InProgress>) -> Result<Value, String>,
+) -> Rr<Dynamic> {
     let mut st = borrow(state, function)?;
     let value = match st.journal.next() {
         Entry::Replay(value) => value,
@@ -66,7 +72,11 @@ pub fn journaled(state: &Shared, function: &str, live: impl FnOnce(&mut RunState
 }
 
 /// A pure call: runs whether or not the run is replaying.
-pub fn pure<T>(state: &Shared, function: &str, f: impl FnOnce(&mut RunState) -> Result<T, String>) -> Rr<T> {
+pub fn pure<T>(
+    state: &Shared,
+    function: &str,
+    f: impl FnOnce(&mut RunState) -> Result<T, String>,
+) -> Rr<T> {
     let mut st = borrow(state, function)?;
     f(&mut st).map_err(fail)
 }

@@ -12,35 +12,62 @@ use crate::seed;
 pub fn register(engine: &mut Engine, state: &Shared) {
     let s = state.clone();
     engine.register_fn("preset", move |name: &str| -> Rr<Dynamic> {
-        let spec = pure(&s, "preset", |st| st.host().spec_from_json(&json!({ "preset": name })).map_err(|e| e.message))?;
+        let spec = pure(&s, "preset", |st| {
+            st.host()
+                .spec_from_json(&json!({ "preset": name }))
+                .map_err(|e| e.message)
+        })?;
         to_dynamic(&spec)
     });
     let s = state.clone();
-    engine.register_fn("model", move |spec: Dynamic, seed: INT| create(&s, &spec, Some(seed as u64)));
+    engine.register_fn("model", move |spec: Dynamic, seed: INT| {
+        create(&s, &spec, Some(seed as u64))
+    });
     let s = state.clone();
     engine.register_fn("model", move |spec: Dynamic| create(&s, &spec, None));
     let s = state.clone();
     engine.register_fn("clone_model", move |id: INT| -> Rr<Dynamic> {
-        journaled(&s, "clone_model", |st, _, _| st.host_mut().clone_model(id as u64).map(|id| json!(id)).map_err(|e| e.message))
+        journaled(&s, "clone_model", |st, _, _| {
+            st.host_mut()
+                .clone_model(id as u64)
+                .map(|id| json!(id))
+                .map_err(|e| e.message)
+        })
     });
     let s = state.clone();
     engine.register_fn("free_model", move |id: INT| -> Rr<Dynamic> {
-        journaled(&s, "free_model", |st, _, _| st.host_mut().free_model(id as u64).map(|()| Value::Null).map_err(|e| e.message))
+        journaled(&s, "free_model", |st, _, _| {
+            st.host_mut()
+                .free_model(id as u64)
+                .map(|()| Value::Null)
+                .map_err(|e| e.message)
+        })
     });
     let s = state.clone();
     engine.register_fn("param_count", move |id: INT| -> Rr<Dynamic> {
-        journaled(&s, "param_count", |st, _, _| st.host().model(id as u64).map(|m| json!(m.param_count())).map_err(|e| e.message))
+        journaled(&s, "param_count", |st, _, _| {
+            st.host()
+                .model(id as u64)
+                .map(|m| json!(m.param_count()))
+                .map_err(|e| e.message)
+        })
     });
     let s = state.clone();
-    engine.register_fn("blend", move |models: Array, coefficients: Array| -> Rr<Dynamic> {
-        let ids = ids(&Dynamic::from_array(models))?;
-        let c: Vec<f32> = from_dynamic(&Dynamic::from_array(coefficients), "blend coefficients")?;
-        journaled(&s, "blend", |st, _, _| blend(st, &ids, c))
-    });
+    engine.register_fn(
+        "blend",
+        move |models: Array, coefficients: Array| -> Rr<Dynamic> {
+            let ids = ids(&Dynamic::from_array(models))?;
+            let c: Vec<f32> =
+                from_dynamic(&Dynamic::from_array(coefficients), "blend coefficients")?;
+            journaled(&s, "blend", |st, _, _| blend(st, &ids, c))
+        },
+    );
     let s = state.clone();
     engine.register_fn("perturb", move |id: INT, options: Map| -> Rr<Dynamic> {
         let options: Value = from_dynamic(&Dynamic::from_map(options), "perturb options")?;
-        journaled(&s, "perturb", |st, call, _| perturb(st, id as u64, &options, call))
+        journaled(&s, "perturb", |st, call, _| {
+            perturb(st, id as u64, &options, call)
+        })
     });
     let s = state.clone();
     engine.register_fn("save_model", move |id: INT, path: &str| -> Rr<Dynamic> {
@@ -70,33 +97,58 @@ fn create(state: &Shared, spec: &Dynamic, seed: Option<u64>) -> Rr<Dynamic> {
     };
     journaled(state, "model", |st, call, _| {
         let seed = seed.unwrap_or_else(|| seed::derive(st.host().seed(), "model", call));
-        st.host_mut().create_model(&spec, seed).map(|id| json!(id)).map_err(|e| e.message)
+        st.host_mut()
+            .create_model(&spec, seed)
+            .map(|id| json!(id))
+            .map_err(|e| e.message)
     })
 }
 
 fn blend(st: &mut RunState, ids: &[u64], coefficients: Vec<f32>) -> Result<Value, String> {
     if ids.len() != coefficients.len() {
-        return Err(format!("blend: {} models but {} coefficients", ids.len(), coefficients.len()));
+        return Err(format!(
+            "blend: {} models but {} coefficients",
+            ids.len(),
+            coefficients.len()
+        ));
     }
     let mut host = st.host_mut();
-    let models = ids.iter().map(|&id| host.model(id).cloned().map_err(|e| e.message)).collect::<Result<Vec<_>, _>>()?;
+    let models = ids
+        .iter()
+        .map(|&id| host.model(id).cloned().map_err(|e| e.message))
+        .collect::<Result<Vec<_>, _>>()?;
     let refs: Vec<&crate::model::Model> = models.iter().collect();
-    let blended = params::blend(&refs, &Coefficients::Whole(coefficients)).map_err(|e| e.to_string())?;
+    let blended =
+        params::blend(&refs, &Coefficients::Whole(coefficients)).map_err(|e| e.to_string())?;
     Ok(json!(host.insert_model(blended)))
 }
 
 fn perturb(st: &mut RunState, id: u64, options: &Value, call: u64) -> Result<Value, String> {
-    let number = |key: &str, default: f64| options.get(key).and_then(Value::as_f64).unwrap_or(default);
-    let per_tensor = options.get("per_tensor").and_then(Value::as_bool).unwrap_or(false);
-    let seed = options.get("seed").and_then(Value::as_u64).unwrap_or_else(|| seed::derive(st.host().seed(), "perturb", call));
+    let number =
+        |key: &str, default: f64| options.get(key).and_then(Value::as_f64).unwrap_or(default);
+    let per_tensor = options
+        .get("per_tensor")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let seed = options
+        .get("seed")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| seed::derive(st.host().seed(), "perturb", call));
     let noise = params::Noise {
         sigma: number("sigma", 0.01),
         probability: number("probability", 1.0),
-        mode: if per_tensor { NoiseMode::PerTensor } else { NoiseMode::PerElement },
+        mode: if per_tensor {
+            NoiseMode::PerTensor
+        } else {
+            NoiseMode::PerElement
+        },
         seed,
     };
     if !(noise.sigma >= 0.0 && (0.0..=1.0).contains(&noise.probability)) {
-        return Err(format!("perturb: sigma must be ≥ 0 and probability in [0, 1], found {} and {}", noise.sigma, noise.probability));
+        return Err(format!(
+            "perturb: sigma must be ≥ 0 and probability in [0, 1], found {} and {}",
+            noise.sigma, noise.probability
+        ));
     }
     let mut host = st.host_mut();
     let mut model = host.model(id).cloned().map_err(|e| e.message)?;

@@ -15,18 +15,32 @@ pub fn register(engine: &mut Engine, state: &Shared) {
     engine.register_fn("train", move |models: Dynamic, spec: Map| -> Rr<Dynamic> {
         let ids = ids(&models)?;
         let spec: TrainSpec = from_dynamic(&Dynamic::from_map(spec), "train spec")?;
-        journaled(&s, "train", |st, call, resume| train(st, call, resume, &ids, spec))
+        journaled(&s, "train", |st, call, resume| {
+            train(st, call, resume, &ids, spec)
+        })
     });
     let s = state.clone();
-    engine.register_fn("evaluate", move |models: Dynamic, spec: Map| -> Rr<Dynamic> {
-        let ids = ids(&models)?;
-        let spec: EvalSpec = from_dynamic(&Dynamic::from_map(spec), "evaluate options")?;
-        journaled(&s, "evaluate", |st, _, _| scores(st, &ids, &spec))
-    });
+    engine.register_fn(
+        "evaluate",
+        move |models: Dynamic, spec: Map| -> Rr<Dynamic> {
+            let ids = ids(&models)?;
+            let spec: EvalSpec = from_dynamic(&Dynamic::from_map(spec), "evaluate options")?;
+            journaled(&s, "evaluate", |st, _, _| scores(st, &ids, &spec))
+        },
+    );
     let s = state.clone();
     engine.register_fn("evaluate", move |models: Dynamic| -> Rr<Dynamic> {
         let ids = ids(&models)?;
-        journaled(&s, "evaluate", |st, _, _| scores(st, &ids, &EvalSpec { split: Split::Validation, ..EvalSpec::default() }))
+        journaled(&s, "evaluate", |st, _, _| {
+            scores(
+                st,
+                &ids,
+                &EvalSpec {
+                    split: Split::Validation,
+                    ..EvalSpec::default()
+                },
+            )
+        })
     });
     let s = state.clone();
     engine.register_fn("evaluate_test", move |models: Dynamic| -> Rr<Dynamic> {
@@ -36,16 +50,31 @@ pub fn register(engine: &mut Engine, state: &Shared) {
 }
 
 /// Trains `ids` as one stack, epoch by epoch, with a checkpoint after each epoch.
-fn train(st: &mut RunState, call: u64, resume: Option<InProgress>, ids: &[u64], spec: TrainSpec) -> Result<Value, String> {
+fn train(
+    st: &mut RunState,
+    call: u64,
+    resume: Option<InProgress>,
+    ids: &[u64],
+    spec: TrainSpec,
+) -> Result<Value, String> {
     let (members, teacher, split, task, device) = {
         let host = st.host();
-        let members = ids.iter().map(|&id| host.model(id).cloned().map_err(|e| e.message)).collect::<Result<Vec<Model>, _>>()?;
+        let members = ids
+            .iter()
+            .map(|&id| host.model(id).cloned().map_err(|e| e.message))
+            .collect::<Result<Vec<Model>, _>>()?;
         let teacher = match &spec.distill {
             Some(d) => Some(host.model(d.teacher).cloned().map_err(|e| e.message)?),
             None => None,
         };
         let data = host.data().map_err(|e| e.message)?;
-        (members, teacher, data.train.clone(), data.task, host.device().clone())
+        (
+            members,
+            teacher,
+            data.train.clone(),
+            data.task,
+            host.device().clone(),
+        )
     };
     let mut stack = Model::stack(&members).map_err(|e| e.to_string())?;
     let previous = st.host().optimizer_states().get(ids).cloned();
@@ -53,7 +82,9 @@ fn train(st: &mut RunState, call: u64, resume: Option<InProgress>, ids: &[u64], 
         // Continuing this very call: the state after its last completed epoch.
         (Some(_), Some(state)) => Trainer::restore(spec, task, &state, &device),
         // A new call on models trained before: their momentum carries over.
-        (None, Some(state)) => Trainer::restore(spec, task, &TrainerState { epoch: 0, ..state }, &device),
+        (None, Some(state)) => {
+            Trainer::restore(spec, task, &TrainerState { epoch: 0, ..state }, &device)
+        }
         (_, None) => Trainer::new(spec, task),
     }
     .map_err(|e| e.to_string())?;
@@ -62,7 +93,9 @@ fn train(st: &mut RunState, call: u64, resume: Option<InProgress>, ids: &[u64], 
     }
     let mut last = Vec::new();
     while !trainer.finished() {
-        let report = trainer.run_epoch(&mut stack, &split, None, &mut |_| {}).map_err(|e| e.to_string())?;
+        let report = trainer
+            .run_epoch(&mut stack, &split, None, &mut |_| {})
+            .map_err(|e| e.to_string())?;
         {
             let mut host = st.host_mut();
             for (&id, member) in ids.iter().zip(stack.unstack()) {
@@ -76,7 +109,11 @@ fn train(st: &mut RunState, call: u64, resume: Option<InProgress>, ids: &[u64], 
         values.insert("train_loss".into(), json!(mean));
         values.insert("lr".into(), json!(report.lr));
         st.log_metrics(&values)?;
-        let progress = InProgress { call, kind: "train".into(), state: json!({ "epochs": report.epoch }) };
+        let progress = InProgress {
+            call,
+            kind: "train".into(),
+            state: json!({ "epochs": report.epoch }),
+        };
         st.checkpoint(Some(progress.clone()))?;
         st.stop_if_cancelled(Some(progress))?;
         last = report.train_loss;
@@ -85,17 +122,40 @@ fn train(st: &mut RunState, call: u64, resume: Option<InProgress>, ids: &[u64], 
 }
 
 fn scores(st: &RunState, ids: &[u64], spec: &EvalSpec) -> Result<Value, String> {
-    let evaluation = st.host().evaluate(ids, spec, false, false).map_err(|e| e.message)?;
-    serde_json::to_value(coevo_sdk::Evaluation { members: evaluation.members, ensemble: evaluation.ensemble }).map_err(|e| e.to_string())
+    let evaluation = st
+        .host()
+        .evaluate(ids, spec, false, false)
+        .map_err(|e| e.message)?;
+    serde_json::to_value(coevo_sdk::Evaluation {
+        members: evaluation.members,
+        ensemble: evaluation.ensemble,
+    })
+    .map_err(|e| e.to_string())
 }
 
 /// The test split, read for the final report: the only way a script reaches it.
 fn final_report(st: &RunState, ids: &[u64]) -> Result<Value, String> {
     let host = st.host();
     let data = host.data().map_err(|e| e.message)?;
-    let members = ids.iter().map(|&id| host.model(id).cloned().map_err(|e| e.message)).collect::<Result<Vec<Model>, _>>()?;
+    let members = ids
+        .iter()
+        .map(|&id| host.model(id).cloned().map_err(|e| e.message))
+        .collect::<Result<Vec<Model>, _>>()?;
     let stack = Model::stack(&members).map_err(|e| e.to_string())?;
-    let evaluation = evaluate(&stack, data.test_for_final_report(), default_loss(data.task), EvalOptions::default()).map_err(|e| e.to_string())?;
-    let _ = st.run_dir.event("test_evaluation", json!({ "models": ids, "step": st.step.get() }));
-    serde_json::to_value(coevo_sdk::Evaluation { members: evaluation.members, ensemble: evaluation.ensemble }).map_err(|e| e.to_string())
+    let evaluation = evaluate(
+        &stack,
+        data.test_for_final_report(),
+        default_loss(data.task),
+        EvalOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let _ = st.run_dir.event(
+        "test_evaluation",
+        json!({ "models": ids, "step": st.step.get() }),
+    );
+    serde_json::to_value(coevo_sdk::Evaluation {
+        members: evaluation.members,
+        ensemble: evaluation.ensemble,
+    })
+    .map_err(|e| e.to_string())
 }
