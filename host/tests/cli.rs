@@ -414,3 +414,81 @@ fn the_quickstart_experiment_runs_and_says_where_its_report_is() {
         "{summary}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_after_a_checkpoint_and_the_run_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir();
+    let script = dir.path().join("resumable.rhai");
+    std::fs::write(&script, RESUMABLE).unwrap();
+    let run = dir.path().join("run");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coevo"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args([
+            "run",
+            script.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+            "--plugin-dir",
+            &plugins,
+            "--seed",
+            "3",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(run.join("metrics.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 6
+    {
+        assert!(
+            std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "the run ended before it could be interrupted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("interrupted at step") && stderr.contains("coevo resume"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_to_string(run.join("events.jsonl"))
+            .unwrap()
+            .contains("\"interrupted\"")
+    );
+    let resumed = coevo(&["resume", run.to_str().unwrap(), "-q", "--json"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let whole = dir.path().join("whole");
+    let reference = coevo(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        whole.to_str().unwrap(),
+        "--plugin-dir",
+        &plugins,
+        "--seed",
+        "3",
+        "-q",
+        "--json",
+    ]);
+    assert_eq!(
+        last_json(&resumed)["results"],
+        last_json(&reference)["results"]
+    );
+    assert_eq!(metrics_of(&run), metrics_of(&whole));
+}

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::hooks::ScriptHooks;
 use super::reload::Reloader;
 use super::run_dir::RunDir;
-use super::script::compile;
+use super::script::{compile, install_modules};
 use crate::plugin::Hooks;
 
 const HOOK: &str = "fn fitness(metrics, ctx) { metrics.accuracy - 0.01 * ctx.generation }\n";
@@ -23,16 +23,18 @@ fn hooks(
     let script = dir.join("hooks.rhai");
     std::fs::write(&script, HOOK).map_err(|e| e.to_string())?;
     let run_dir = Rc::new(RunDir::create(&dir.join("run")).map_err(|e| e.to_string())?);
-    let mut compiler = Engine::new();
-    let loaded = compile(&mut compiler, &script)?;
+    let mut engine = Engine::new();
+    let modules = install_modules(&mut engine, dir);
+    let loaded = compile(&engine, &modules, &script)?;
+    let engine = Rc::new(engine);
     let reloader = Rc::new(Reloader::new(
-        compiler,
+        Rc::downgrade(&engine),
+        modules,
         loaded,
         watch,
         run_dir,
         Rc::new(Cell::new(0)),
     ));
-    let engine = Rc::new(Engine::new());
     let hooks = ScriptHooks::new(
         Rc::downgrade(&engine),
         reloader.clone(),

@@ -4,19 +4,20 @@
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use rhai::Engine;
 use serde_json::json;
 
 use super::run_dir::RunDir;
-use super::script::{LoadedScript, compile};
+use super::script::{ConfinedModules, LoadedScript, compile};
 use crate::plugin::FileWatch;
 
 /// Keeps the current version of the script; reloads it when its files change.
 pub struct Reloader {
-    compiler: RefCell<Engine>,
+    engine: Weak<Engine>,
+    modules: Rc<ConfinedModules>,
     current: RefCell<Rc<LoadedScript>>,
     watch: RefCell<Option<FileWatch>>,
     debounce: Option<Duration>,
@@ -36,14 +37,16 @@ impl Reloader {
     /// Serves `script`; watches its files when `debounce` is given. `step` is the run's step
     /// counter, recorded with every reload.
     pub fn new(
-        compiler: Engine,
+        engine: Weak<Engine>,
+        modules: Rc<ConfinedModules>,
         script: LoadedScript,
         debounce: Option<Duration>,
         run_dir: Rc<RunDir>,
         step: Rc<Cell<u64>>,
     ) -> Self {
         let reloader = Self {
-            compiler: RefCell::new(compiler),
+            engine,
+            modules,
             current: RefCell::new(Rc::new(script)),
             watch: RefCell::new(None),
             debounce,
@@ -92,7 +95,10 @@ impl Reloader {
     pub fn reload(&self) {
         let path = self.current().path.clone();
         let step = self.step.get();
-        let compiled = compile(&mut self.compiler.borrow_mut(), &path);
+        let Some(engine) = self.engine.upgrade() else {
+            return;
+        };
+        let compiled = compile(&engine, &self.modules, &path);
         match compiled {
             Ok(script) if script.hash == self.current().hash => {}
             Ok(script) => {

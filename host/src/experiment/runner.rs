@@ -17,7 +17,7 @@ use super::options::RunOptions;
 use super::reload::Reloader;
 use super::run_dir::RunDir;
 use super::sandbox::Roots;
-use super::script::{compile, describe};
+use super::script::{compile, describe, install_modules};
 use super::snapshot::{self, Manifest};
 use super::state::RunState;
 use crate::plugin::{Hooks, HostState, NoHooks, PluginHost, PluginPath};
@@ -148,9 +148,15 @@ fn execute(
     let host = Rc::new(PluginHost::new(host_state));
 
     let script_path = options.script.clone();
-    let mut compiler = script_engine(&options);
+    // One engine compiles and runs the script, and compiles its reloads.
+    let mut engine = script_engine(&options);
+    let folder = script_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let modules = install_modules(&mut engine, folder);
     let script =
-        compile(&mut compiler, &script_path).map_err(|message| ExperimentError::Script {
+        compile(&engine, &modules, &script_path).map_err(|message| ExperimentError::Script {
             message,
             run_dir: run_dir.root().to_path_buf(),
         })?;
@@ -168,13 +174,6 @@ fn execute(
     let ast = script.ast.clone();
     let script_hash = script.hash.clone();
     let debounce = options.watch.then_some(Duration::from_millis(100));
-    let reloader = Rc::new(Reloader::new(
-        compiler,
-        script,
-        debounce,
-        run_dir.clone(),
-        step.clone(),
-    ));
     let in_hook = Rc::new(Cell::new(false));
     let mut roots_list = options.data_roots.clone();
     roots_list.push(PathBuf::from("data"));
@@ -194,9 +193,16 @@ fn execute(
         script_hooks: None,
         pending_plugin: None,
     }));
-    let mut engine = script_engine(&options);
     api::register(&mut engine, &state);
     let engine = Rc::new(engine);
+    let reloader = Rc::new(Reloader::new(
+        Rc::downgrade(&engine),
+        modules,
+        script,
+        debounce,
+        run_dir.clone(),
+        step.clone(),
+    ));
     let hooks = Rc::new(ScriptHooks::new(
         Rc::downgrade(&engine),
         reloader.clone(),

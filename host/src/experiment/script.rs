@@ -68,7 +68,8 @@ pub struct ConfinedModules {
 // scripts run on one thread, so a RefCell suffices.
 
 impl ConfinedModules {
-    fn new(root: &Path) -> Self {
+    /// A resolver for `root`.
+    pub fn new(root: &Path) -> Self {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         Self {
             inner: FileModuleResolver::new_with_path(&root),
@@ -104,19 +105,25 @@ impl ModuleResolver for ConfinedModules {
     }
 }
 
-/// Compiles the script at `path` with `engine`, a compiler engine of its own (the running
-/// engine is busy evaluating the script when a reload happens). Modules are read afresh each
-/// time, so a reload sees edited modules.
-pub fn compile(engine: &mut Engine, path: &Path) -> Result<LoadedScript, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let folder = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+/// Makes `engine` resolve imports from `folder` only, returning the resolver so that compiles
+/// can learn which modules they read.
+pub fn install_modules(engine: &mut Engine, folder: &Path) -> Rc<ConfinedModules> {
     let resolver = Rc::new(ConfinedModules::new(folder));
     engine.set_module_resolver(SharedResolver(resolver.clone()));
+    resolver
+}
+
+/// Compiles the script at `path` with the run's one engine. Modules are read afresh each time,
+/// so a reload sees edited modules.
+pub fn compile(
+    engine: &Engine,
+    modules: &ConfinedModules,
+    path: &Path,
+) -> Result<LoadedScript, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    modules.read.borrow_mut().clear();
     let ast = engine.compile_into_self_contained(&Scope::new(), &text);
-    let modules: Vec<PathBuf> = resolver.read.borrow().clone();
+    let modules: Vec<PathBuf> = modules.read.borrow().clone();
     let mut ast = ast.map_err(|e| describe(&e, path))?;
     ast.set_source(path.display().to_string());
     let module_texts: Vec<String> = modules
