@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 #define COEVO_ABI_MAJOR 1
-#define COEVO_ABI_MINOR 0
+#define COEVO_ABI_MINOR 1
 #define COEVO_ENTRY_SYMBOL "coevo_plugin_entry"
 
 typedef int32_t coevo_status;
@@ -88,6 +88,10 @@ typedef struct coevo_host {
                              size_t losses_len, float *probabilities, size_t probabilities_len);
     coevo_status (*call_hook)(coevo_host_context *ctx, const char *name, const char *args_json,
                               char **out_json);
+    /* Since 1.1 (check `size` first): a new model, `model` with its hidden units reordered to
+     * match `reference`'s by weight matching; it computes what `model` computes. */
+    coevo_status (*model_align)(coevo_host_context *ctx, coevo_model reference, coevo_model model,
+                                uint64_t seed, coevo_model *out);
 } coevo_host;
 
 typedef void coevo_instance;

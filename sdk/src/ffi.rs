@@ -17,7 +17,7 @@ use std::ffi::{c_char, c_void};
 /// Major version: a host loads only plugins of its own major.
 pub const ABI_MAJOR: u32 = 1;
 /// Minor version: a host loads plugins whose minor is at most its own.
-pub const ABI_MINOR: u32 = 0;
+pub const ABI_MINOR: u32 = 1;
 /// The symbol every plugin exports, of type [`EntryFn`].
 pub const ENTRY_SYMBOL: &str = "coevo_plugin_entry";
 
@@ -60,7 +60,7 @@ pub const LOG_DEBUG: u32 = 3;
 /// Opaque host state passed back to every host function.
 pub type HostContext = c_void;
 
-/// The services the host offers a plugin (version 1.0). Every function takes `ctx` first.
+/// The services the host offers a plugin (version 1.1: 1.0 plus `model_align`). Every function takes `ctx` first.
 ///
 /// JSON arguments and results are described in `sdk/README.md` and typed in [`crate::types`].
 #[repr(C)]
@@ -183,6 +183,16 @@ pub struct HostTable {
         name: *const c_char,
         args_json: *const c_char,
         out_json: *mut *mut c_char,
+    ) -> Status,
+    /// Since 1.1. A new model: `model` with its hidden units reordered to match `reference`'s
+    /// by weight matching, so the two can be blended; it computes what `model` computes.
+    /// `seed` orders the search.
+    pub model_align: unsafe extern "C" fn(
+        ctx: *mut HostContext,
+        reference: ModelId,
+        model: ModelId,
+        seed: u64,
+        out: *mut ModelId,
     ) -> Status,
 }
 

@@ -203,6 +203,34 @@ impl Host {
         Ok(id)
     }
 
+    /// A new model: `model` with its hidden units reordered to match `reference`'s (weight
+    /// matching), ready to be blended with it. Needs a host of ABI 1.1 or later; an older one
+    /// answers [`ffi::STATUS_UNSUPPORTED`].
+    pub fn align(
+        &self,
+        reference: ModelId,
+        model: ModelId,
+        seed: u64,
+    ) -> Result<ModelId, HostError> {
+        let end = std::mem::offset_of!(HostTable, model_align) + size_of::<usize>();
+        // SAFETY: every table begins with its version header; `size` is read before anything
+        // past the 1.0 fields.
+        let size = unsafe { (*self.table).size } as usize;
+        if size < end {
+            return Err(error(
+                ffi::STATUS_UNSUPPORTED,
+                "this host predates ABI 1.1 and cannot align models",
+            ));
+        }
+        // SAFETY: the table is at least `end` bytes long, so the field is there.
+        let align = unsafe { std::ptr::addr_of!((*self.table).model_align).read() };
+        let ctx = self.raw().ctx;
+        let mut id = 0;
+        // SAFETY: valid out-pointer.
+        self.check(unsafe { align(ctx, reference, model, seed, &mut id) })?;
+        Ok(id)
+    }
+
     /// Releases `model`.
     pub fn free_model(&self, model: ModelId) -> Result<(), HostError> {
         let t = self.raw();
@@ -385,4 +413,34 @@ fn error(status: Status, message: &str) -> HostError {
 /// A C string of `text`, interior NULs (never meaningful in JSON or names) removed.
 pub(crate) fn c_string(text: &str) -> CString {
     CString::new(text.replace('\0', "")).expect("NULs were removed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MockHost;
+
+    #[test]
+    fn align_is_refused_by_a_host_older_than_the_function() {
+        let mock = MockHost::new();
+        let model = mock.insert_model(vec![1.0, 2.0]);
+        let aligned = mock
+            .host()
+            .align(model, model, 0)
+            .expect("a 1.1 table has it");
+        assert_eq!(mock.params(aligned), Some(vec![1.0, 2.0]));
+
+        // The same table as a 1.0 host would have built it: everything before `model_align`.
+        // SAFETY: the mock's table is live for the test.
+        let mut old = unsafe { *mock.table() };
+        old.abi_minor = 0;
+        old.size = std::mem::offset_of!(HostTable, model_align) as u32;
+        // SAFETY: `old` lives until the end of the test.
+        let host = unsafe { Host::from_raw(&old) }.expect("a 1.0 table is accepted");
+        let error = host
+            .align(model, model, 0)
+            .expect_err("1.0 has no alignment");
+        assert_eq!(error.status, ffi::STATUS_UNSUPPORTED);
+        assert!(error.message.contains("1.1"), "{}", error.message);
+    }
 }

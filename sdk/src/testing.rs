@@ -89,6 +89,7 @@ impl MockHost {
             train,
             evaluate,
             call_hook,
+            model_align,
         });
         Self { table, state }
     }
@@ -584,4 +585,16 @@ unsafe extern "C" fn call_hook(
     let value = hook(args);
     drop(st);
     write_json(out, &value)
+}
+
+/// The mock has no architectures to match, so its alignment is the identity: a copy.
+unsafe extern "C" fn model_align(
+    ctx: *mut HostContext,
+    _reference: ModelId,
+    model: ModelId,
+    _seed: u64,
+    out: *mut ModelId,
+) -> Status {
+    // SAFETY: forwarded as received.
+    unsafe { model_clone(ctx, model, out) }
 }

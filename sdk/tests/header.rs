@@ -74,6 +74,7 @@ fn the_c_header_matches_the_rust_tables() {
             train,
             evaluate,
             call_hook,
+            model_align,
         ]
     );
     offsets!(

@@ -16,7 +16,7 @@ int main(void) {
     FIELD(coevo_host, model_param_count); FIELD(coevo_host, model_spec); FIELD(coevo_host, params_read);
     FIELD(coevo_host, params_write); FIELD(coevo_host, params_blend); FIELD(coevo_host, params_noise);
     FIELD(coevo_host, params_mask); FIELD(coevo_host, train); FIELD(coevo_host, evaluate);
-    FIELD(coevo_host, call_hook);
+    FIELD(coevo_host, call_hook); FIELD(coevo_host, model_align);
     printf("coevo_plugin_descriptor %zu\n", sizeof(coevo_plugin_descriptor));
     FIELD(coevo_plugin_descriptor, abi_major); FIELD(coevo_plugin_descriptor, abi_minor);
     FIELD(coevo_plugin_descriptor, size); FIELD(coevo_plugin_descriptor, name);

@@ -3,11 +3,13 @@
 //! A model is a value: `Model::clone` copies it (tensors are immutable, so the copy is cheap
 //! and updates to one never show in the other).
 
+mod align;
 mod blend;
 mod flat;
 mod mask;
 mod noise;
 
+pub use align::{AlignError, PermutationSpec, align};
 pub use blend::{BlendError, Coefficients, blend};
 pub use flat::ParamSlot;
 pub use noise::{Noise, NoiseMode};

@@ -303,6 +303,13 @@ impl HostState {
         Ok(self.insert_model(copy))
     }
 
+    /// A new model: `model` reordered to match `reference` (see [`params::align`]).
+    pub fn align(&mut self, reference: ModelId, model: ModelId, seed: u64) -> Result<ModelId> {
+        let aligned = params::align(self.model(reference)?, self.model(model)?, seed)
+            .map_err(|e| ServiceError::invalid(e.to_string()))?;
+        Ok(self.insert_model(aligned))
+    }
+
     pub fn free_model(&mut self, id: ModelId) -> Result<()> {
         self.models
             .remove(&id)

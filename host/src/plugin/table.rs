@@ -71,6 +71,7 @@ impl PluginHost {
             train,
             evaluate,
             call_hook,
+            model_align,
         });
         Self { cell, table }
     }
@@ -472,5 +473,18 @@ unsafe extern "C" fn call_hook(
         let args: Value = json(args, "hook arguments")?;
         let value = c.state.borrow().call_hook(name, &args)?;
         put_json(out, &value)
+    })
+}
+
+unsafe extern "C" fn model_align(
+    ctx: *mut HostContext,
+    reference: ModelId,
+    model: ModelId,
+    seed: u64,
+    out: *mut ModelId,
+) -> Status {
+    serve(ctx, |c| {
+        let id = c.state.borrow_mut().align(reference, model, seed)?;
+        put(out, id)
     })
 }

@@ -35,6 +35,19 @@ pub fn register(engine: &mut Engine, state: &Shared) {
         })
     });
     let s = state.clone();
+    engine.register_fn("align", move |reference: INT, id: INT| -> Rr<Dynamic> {
+        journaled(&s, "align", |st, call, _| {
+            st.host_mut()
+                .align(
+                    reference as u64,
+                    id as u64,
+                    seed::derive(st.host().seed(), "align", call),
+                )
+                .map(|id| json!(id))
+                .map_err(|e| e.message)
+        })
+    });
+    let s = state.clone();
     engine.register_fn("free_model", move |id: INT| -> Rr<Dynamic> {
         journaled(&s, "free_model", |st, _, _| {
             st.host_mut()
