@@ -59,6 +59,12 @@ pub trait Search: Sized + 'static {
 
     /// Continues from [`Search::snapshot`]'s state.
     fn restore(&mut self, snapshot: Value, host: &Host) -> Result<(), PluginError>;
+
+    /// Fields of the strategy's own added to the final result (a JSON object), e.g. the
+    /// model a hierarchical merge ends with; none by default.
+    fn result(&self) -> Value {
+        Value::Null
+    }
 }
 
 /// The best candidate of all generations so far.
@@ -222,10 +228,18 @@ impl<S: Search> Algorithm for Searching<S> {
 
 impl<S: Search> Searching<S> {
     fn report(&self, done: bool) -> StepReport {
+        let result = done.then(|| {
+            let mut result = json!({ "best": self.best, "generations": self.generation });
+            if let (Value::Object(all), Value::Object(own)) = (&mut result, self.strategy.result())
+            {
+                all.extend(own);
+            }
+            result
+        });
         StepReport {
             done,
             metrics: Value::Null,
-            result: done.then(|| json!({ "best": self.best, "generations": self.generation })),
+            result,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The conformance suite every plugin in `plugins/` must pass.
 //!
 //! Each plugin folder holds a `conformance.json`: `{"config": a small config, "snapshot_after":
-//! a step}`. The suite builds each plugin, loads it like the host does, and checks that it
+//! a step, "models": [model specs]}`. The optional `models` are created in the host before the
+//! plugin starts (seeds 1, 2, …), and a string `"$model:K"` anywhere in the config stands for
+//! the id of the K-th of them: plugins that work on the script's models get some. The suite builds each plugin, loads it like the host does, and checks that it
 //! describes itself, rejects a bad config with a message naming the field, runs to completion
 //! on a tiny problem, continues from a snapshot exactly as an uninterrupted run, and survives
 //! garbage JSON.
@@ -12,10 +14,12 @@ use coevo::plugin::{PluginError, PluginRun, load};
 use coevo_tests::{cdylib, repo_root, tiny_host};
 use serde_json::{Value, json};
 
+#[derive(Clone)]
 struct Case {
     package: String,
     config: Value,
     snapshot_after: u64,
+    models: Vec<Value>,
 }
 
 /// Every plugin folder, with its package name and conformance settings.
@@ -49,11 +53,35 @@ fn case(dir: &Path) -> Case {
         package,
         config: settings["config"].clone(),
         snapshot_after: settings["snapshot_after"].as_u64().unwrap_or(1),
+        models: settings["models"].as_array().cloned().unwrap_or_default(),
     }
 }
 
-fn start(path: &Path, config: &Value) -> Result<PluginRun, PluginError> {
-    PluginRun::start(load(path)?, config.clone(), tiny_host(300, 9))
+fn start(path: &Path, case: &Case) -> Result<PluginRun, PluginError> {
+    let host = tiny_host(300, 9);
+    let ids: Vec<u64> = case
+        .models
+        .iter()
+        .zip(1..)
+        .map(|(spec, seed)| host.state_mut().create_model(spec, seed).unwrap())
+        .collect();
+    PluginRun::start(load(path)?, with_models(&case.config, &ids), host)
+}
+
+/// `config` with every `"$model:K"` replaced by `ids[K]`.
+fn with_models(config: &Value, ids: &[u64]) -> Value {
+    match config {
+        Value::String(s) => match s.strip_prefix("$model:") {
+            Some(k) => json!(ids[k.parse::<usize>().unwrap()]),
+            None => config.clone(),
+        },
+        Value::Array(items) => items.iter().map(|v| with_models(v, ids)).collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), with_models(v, ids)))
+            .collect(),
+        _ => config.clone(),
+    }
 }
 
 /// Step reports' metrics until done (at most 200 steps).
@@ -98,19 +126,23 @@ fn every_plugin_conforms() {
         }
 
         // Rejects a bad config with a message naming the field.
-        let err = start(&path, &json!({"__no_such_field__": 1})).unwrap_err();
+        let bad = Case {
+            config: json!({"__no_such_field__": 1}),
+            ..case.clone()
+        };
+        let err = start(&path, &bad).unwrap_err();
         assert!(
             err.to_string().contains("__no_such_field__"),
             "{name}: {err}"
         );
 
         // Runs to completion on a tiny problem.
-        let mut run = start(&path, &case.config).unwrap();
+        let mut run = start(&path, &case).unwrap();
         let uninterrupted = finish(&mut run);
         assert!(!uninterrupted.is_empty(), "{name}: no steps");
 
         // Snapshot, a new instance, restore: continues exactly as the uninterrupted run.
-        let mut first = start(&path, &case.config).unwrap();
+        let mut first = start(&path, &case).unwrap();
         let mut resumed: Vec<Value> = (0..case.snapshot_after)
             .map(|_| first.step().unwrap().metrics)
             .collect();
@@ -121,7 +153,7 @@ fn every_plugin_conforms() {
         assert_eq!(resumed, uninterrupted, "{name}: a restored run diverged");
 
         // Survives garbage JSON.
-        let mut run = start(&path, &case.config).unwrap();
+        let mut run = start(&path, &case).unwrap();
         for garbage in [
             json!("not an object"),
             json!({"generation": "x"}),

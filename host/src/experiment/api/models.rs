@@ -37,12 +37,9 @@ pub fn register(engine: &mut Engine, state: &Shared) {
     let s = state.clone();
     engine.register_fn("align", move |reference: INT, id: INT| -> Rr<Dynamic> {
         journaled(&s, "align", |st, call, _| {
+            let seed = seed::derive(st.host().seed(), "align", call);
             st.host_mut()
-                .align(
-                    reference as u64,
-                    id as u64,
-                    seed::derive(st.host().seed(), "align", call),
-                )
+                .align(reference as u64, id as u64, seed)
                 .map(|id| json!(id))
                 .map_err(|e| e.message)
         })
