@@ -126,12 +126,13 @@ fn help_is_everywhere() {
     }
 }
 
-/// Builds the template plugin (cargo test builds no cdylib) and returns its folder.
+/// Builds the template plugin and MeGA (cargo test builds no cdylib) and returns their folder.
 fn plugin_dir() -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .args(["build", "--quiet", "-p", "coevo-plugin-random-search"])
+        .args(["-p", "coevo-plugin-mega"])
         .status()
         .unwrap();
     assert!(status.success());
@@ -491,4 +492,115 @@ fn ctrl_c_stops_after_a_checkpoint_and_the_run_resumes() {
         last_json(&reference)["results"]
     );
     assert_eq!(metrics_of(&run), metrics_of(&whole));
+}
+
+/// `value` without its `seconds` fields, which no two runs share.
+fn without_seconds(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .filter(|(k, _)| k.as_str() != "seconds")
+            .map(|(k, v)| (k.clone(), without_seconds(v)))
+            .collect(),
+        Value::Array(items) => items.iter().map(without_seconds).collect(),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn the_mega_experiments_run_and_a_killed_one_resumes_to_the_same_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir();
+    let args = |script: &str, out: &std::path::Path| {
+        let mut args: Vec<String> = ["run", script, "--out", out.to_str().unwrap()]
+            .into_iter()
+            .chain(["--plugin-dir", &plugins, "--seed", "4", "-q", "--json"])
+            .map(String::from)
+            .collect();
+        for set in [
+            "model=mlp",
+            "epochs=1",
+            "limit_train=600",
+            "population=4",
+            "generations=3",
+            "count=4",
+            "data=fashion-mnist=data/fashion-mnist-10k",
+        ] {
+            args.extend(["--set".to_string(), set.to_string()]);
+        }
+        args
+    };
+    let run = |args: &[String]| {
+        let out = coevo(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        last_json(&out)["results"].clone()
+    };
+
+    let pair = run(&args("scripts/mega.rhai", &dir.path().join("pair")));
+    for name in [
+        "parent_0",
+        "parent_1",
+        "average",
+        "average_aligned",
+        "mega",
+        "mega_aligned",
+    ] {
+        let accuracy = pair["results"][name]["test_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy), "{name}: {pair}");
+    }
+    assert!(
+        dir.path()
+            .join("pair/models/mega_aligned.safetensors")
+            .exists()
+    );
+
+    let whole_dir = dir.path().join("whole");
+    let whole = run(&args("scripts/mega_hierarchical.rhai", &whole_dir));
+    // Four parents: two merges on the first level, one on the second.
+    for merges in [&whole["merges"], &whole["merges_aligned"]] {
+        let levels: Vec<u64> = merges
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["level"].as_u64().unwrap())
+            .collect();
+        assert_eq!(levels, [0, 0, 1], "{whole}");
+    }
+
+    // Killed with SIGKILL once half of the run's records are written, then resumed.
+    let killed = dir.path().join("killed");
+    let half = metrics_of(&whole_dir).len() / 2;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coevo"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .args(args("scripts/mega_hierarchical.rhai", &killed))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none()
+        && std::fs::read_to_string(killed.join("metrics.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+            < half
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the kill"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let resumed = run(&[
+        "resume".into(),
+        killed.display().to_string(),
+        "-q".into(),
+        "--json".into(),
+    ]);
+    assert_eq!(without_seconds(&resumed), without_seconds(&whole));
+    assert_eq!(metrics_of(&killed), metrics_of(&whole_dir));
 }

@@ -393,3 +393,6 @@ impl Search for Mega {
 }
 
 coevo_sdk::export_plugin!(Searching<Mega>);
+
+#[cfg(test)]
+mod tests;

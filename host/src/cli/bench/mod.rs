@@ -1,5 +1,6 @@
 //! `coevo bench`: benchmarks that print numbers.
 
+mod mega;
 mod plugin;
 mod script;
 mod train;
@@ -12,6 +13,8 @@ use super::Global;
 pub enum BenchCommand {
     /// Time training steps of a preset at several batch sizes, beside PyTorch eager.
     Train(train::TrainBenchArgs),
+    /// Time scoring one MeGA generation: stacked on resident data against one by one.
+    Mega(mega::MegaBenchArgs),
     /// Time a round trip through the plugin host table.
     HostCall(plugin::HostCallArgs),
     /// Time a plugin hot swap, from the library file changing to the new code running.
@@ -23,6 +26,7 @@ pub enum BenchCommand {
 pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
     match command {
         BenchCommand::Train(args) => train::run(args, global),
+        BenchCommand::Mega(args) => mega::run(args, global),
         BenchCommand::HostCall(args) => plugin::host_call(args, global),
         BenchCommand::Swap(args) => plugin::swap(args, global),
         BenchCommand::Script(args) => script::run(args, global),

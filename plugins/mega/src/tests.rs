@@ -1,0 +1,184 @@
+//! The plugin through its exported table, on the SDK's in-memory host: hook edits mid-run,
+//! snapshot and restore mid-merge, hierarchical merge orders.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use coevo_sdk::client::{Plugin, PluginInstance};
+use coevo_sdk::serde_json::{Value, json};
+use coevo_sdk::testing::MockHost;
+
+use super::*;
+
+/// The accuracy of every candidate the `fitness` hook was asked about, by generation.
+type Seen = Rc<RefCell<Vec<Vec<f64>>>>;
+
+fn instance(host: &MockHost, config: &Value) -> PluginInstance {
+    let mut descriptor = std::ptr::null();
+    // SAFETY: the entry writes a pointer to its static descriptor.
+    let status = unsafe { coevo_plugin_entry(&mut descriptor, std::ptr::null_mut()) };
+    assert_eq!(status, 0);
+    // SAFETY: the descriptor is static in this very library.
+    let plugin = unsafe { Plugin::new(descriptor) }.unwrap();
+    // SAFETY: the mock outlives the instance.
+    unsafe { PluginInstance::create(plugin, host.table(), &config.to_string()) }.unwrap()
+}
+
+/// Parents far apart around an optimum that only some blends reach: accuracy is minus the
+/// mean squared distance to a target between them.
+fn host_with_parents(count: usize) -> (MockHost, Vec<ModelId>) {
+    let target: Vec<f32> = (0..24).map(|i| ((i as f32) * 0.37).sin() * 0.2).collect();
+    let host = MockHost::new().with_seed(17).with_fitness(move |p| {
+        let d: f64 = p
+            .iter()
+            .zip(&target)
+            .map(|(a, b)| f64::from((a - b) * (a - b)))
+            .sum();
+        -d / p.len() as f64
+    });
+    let parents = (0..count)
+        .map(|k| {
+            let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
+            host.insert_model(
+                (0..24)
+                    .map(|i| sign * (1.0 + (i + k) as f32 * 0.05))
+                    .collect(),
+            )
+        })
+        .collect();
+    (host, parents)
+}
+
+/// A `fitness` hook that records the accuracy it sees and returns it times `sign`.
+fn recording_fitness(seen: &Seen, sign: f64) -> Box<dyn Fn(Value) -> Value> {
+    let seen = Rc::clone(seen);
+    Box::new(move |args| {
+        let accuracy = args[0]["accuracy"].as_f64().unwrap();
+        let generation = args[1]["generation"].as_u64().unwrap() as usize;
+        let mut seen = seen.borrow_mut();
+        if seen.len() <= generation {
+            seen.resize(generation + 1, Vec::new());
+        }
+        seen[generation].push(accuracy);
+        json!(sign * accuracy)
+    })
+}
+
+fn config(parents: &[ModelId]) -> Value {
+    json!({
+        "parents": parents,
+        "population": 8,
+        "generations": 10,
+        "selected": 4,
+        "mutation_rate": 0.1,
+        "sigma": 0.05,
+        "seed": 3,
+    })
+}
+
+fn run_to_end(search: &mut PluginInstance) -> Value {
+    loop {
+        let report = search.step().unwrap();
+        if report.done {
+            return report.result.unwrap();
+        }
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+#[test]
+fn an_edited_fitness_hook_changes_selection_from_the_next_generation_on() {
+    let seen_plain = Seen::default();
+    let (host, parents) = host_with_parents(2);
+    host.set_hook("fitness", Some(recording_fitness(&seen_plain, 1.0)));
+    run_to_end(&mut instance(&host, &config(&parents)));
+
+    let seen_edited = Seen::default();
+    let (host, parents) = host_with_parents(2);
+    host.set_hook("fitness", Some(recording_fitness(&seen_edited, 1.0)));
+    let mut search = instance(&host, &config(&parents));
+    for _ in 0..3 {
+        search.step().unwrap();
+    }
+    // As a script reload would: from now on the least accurate candidates are the fittest.
+    host.set_hook("fitness", Some(recording_fitness(&seen_edited, -1.0)));
+    run_to_end(&mut search);
+
+    let (plain, edited) = (seen_plain.borrow(), seen_edited.borrow());
+    // Generation 3 was bred from generation 2's scores, all taken under the old rule.
+    assert_eq!(plain[..4], edited[..4]);
+    // Generation 4 is the first bred under the new rule, and it selects the other way.
+    assert_ne!(plain[4], edited[4]);
+    let late = |seen: &[Vec<f64>]| mean(&seen[5..].concat());
+    assert!(
+        late(&edited) < late(&plain),
+        "selection still favours accuracy: {} vs {}",
+        late(&edited),
+        late(&plain)
+    );
+}
+
+#[test]
+fn a_merge_restored_from_a_snapshot_continues_as_if_never_stopped() {
+    let seen_whole = Seen::default();
+    let (host, parents) = host_with_parents(3);
+    host.set_hook("fitness", Some(recording_fitness(&seen_whole, 1.0)));
+    let whole = run_to_end(&mut instance(&host, &config(&parents)));
+    let whole_params = host.params(whole["merged"]["model"].as_u64().unwrap());
+
+    let seen_resumed = Seen::default();
+    let (host, parents) = host_with_parents(3);
+    host.set_hook("fitness", Some(recording_fitness(&seen_resumed, 1.0)));
+    let mut first = instance(&host, &config(&parents));
+    // Midway through the first of the two merges.
+    for _ in 0..6 {
+        first.step().unwrap();
+    }
+    let snapshot = first.snapshot().unwrap();
+    drop(first);
+    let mut second = instance(&host, &config(&parents));
+    second.restore(&snapshot).unwrap();
+    let resumed = run_to_end(&mut second);
+
+    assert_eq!(*seen_whole.borrow(), *seen_resumed.borrow());
+    assert_eq!(whole["merges"], resumed["merges"]);
+    assert_eq!(whole["merged"]["fitness"], resumed["merged"]["fitness"]);
+    let resumed_params = host.params(resumed["merged"]["model"].as_u64().unwrap());
+    assert!(whole_params.is_some());
+    assert_eq!(whole_params, resumed_params);
+}
+
+#[test]
+fn the_merge_order_hook_pairs_the_models_and_the_last_merge_is_the_result() {
+    let (host, parents) = host_with_parents(4);
+    let levels = Rc::new(RefCell::new(Vec::new()));
+    let seen_levels = Rc::clone(&levels);
+    host.set_hook(
+        "merge_order",
+        Some(Box::new(move |args| {
+            seen_levels
+                .borrow_mut()
+                .push(args[1]["level"].as_u64().unwrap());
+            // Pair the first model with the last: [[0, 3], [1, 2]].
+            json!([[0, 3], [1, 2]])
+        })),
+    );
+    let mut cfg = config(&parents);
+    cfg["generations"] = json!(2);
+    let result = run_to_end(&mut instance(&host, &cfg));
+    let merges = result["merges"].as_array().unwrap();
+    assert_eq!(merges.len(), 3);
+    assert_eq!(merges[0]["a"], json!(parents[0]));
+    assert_eq!(merges[0]["b"], json!(parents[3]));
+    assert_eq!(merges[1]["a"], json!(parents[1]));
+    assert_eq!(merges[1]["b"], json!(parents[2]));
+    assert_eq!(merges[2]["level"], json!(1));
+    // Only the four-model level asks; two models need no order.
+    assert_eq!(*levels.borrow(), vec![0]);
+    assert_eq!(result["merged"]["fitness"], merges[2]["fitness"]);
+    // The parents, the merged model and the SDK's best-of-all copy are what is left.
+    assert_eq!(host.live_models(), parents.len() + 2);
+}
