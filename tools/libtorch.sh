@@ -35,14 +35,18 @@ site_packages() {
     "$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
 }
 
-write_env() { # $1: LIBTORCH folder, $2: folder of the run-time libraries
+write_env() { # $1: LIBTORCH folder, $2: folders of the run-time libraries, $3: a Python with torch
     mkdir -p "$out"
     cat >"$out/env.sh" <<ENV
 # Written by tools/libtorch.sh; source it before building or running with --features tch.
 export LIBTORCH="$1"
 export LD_LIBRARY_PATH="$2\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
-export COEVO_TORCH_PYTHON="$venv/bin/python"
 ENV
+    # Only the full install's Python imports torch (the CPU variant lacks the CUDA libraries
+    # torch's Python module loads); it runs the PyTorch references.
+    if [ -n "${3:-}" ]; then
+        echo "export COEVO_TORCH_PYTHON=\"$3\"" >>"$out/env.sh"
+    fi
     echo "wrote $out/env.sh (LIBTORCH=$1)"
 }
 
@@ -64,7 +68,11 @@ setup_cpu() {
             *) ln -s "$lib" "$cpu/lib/" ;;
         esac
     done
-    write_env "$cpu" "$cpu/lib"
+    # torch's CPU library still links the CUDA runtime and CUPTI (for its profiler); it finds
+    # them by an RPATH relative to its real folder, which the symlinks above do not keep.
+    local nvidia
+    nvidia="$(site_packages)/nvidia"
+    write_env "$cpu" "$cpu/lib:$nvidia/cuda_runtime/lib:$nvidia/cuda_cupti/lib"
 }
 
 setup_cuda() {
@@ -72,7 +80,7 @@ setup_cuda() {
     "$venv/bin/python" -m pip install -q "torch==$torch_version" numpy safetensors
     local torch_dir
     torch_dir="$(site_packages)/torch"
-    write_env "$torch_dir" "$torch_dir/lib"
+    write_env "$torch_dir" "$torch_dir/lib" "$venv/bin/python"
 }
 
 gpu_bundle() {
