@@ -13,7 +13,7 @@ use coevo_sdk::{Coefficients, DatasetInfo, EvalSpec, Noise, Split, TrainReport, 
 use serde_json::{Value, json};
 
 use crate::data::{ResidentData, Targets};
-use crate::model::{Model, ModelSpec, preset};
+use crate::model::{Init, Model, ModelSpec, preset};
 use crate::params::{self, NoiseMode};
 use crate::seed;
 use crate::train::{EvalOptions, Evaluation, Trainer, TrainerState, default_loss, evaluate, loss};
