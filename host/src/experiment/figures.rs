@@ -152,6 +152,8 @@ pub fn heatmap(matrix: &[Vec<f64>], title: &str, path: &Path) -> Result<(), Stri
             .disable_mesh()
             .x_labels(cols.min(20))
             .y_labels(rows.min(20))
+            // Rows are drawn from the top; the label at a row's top edge is its index.
+            .y_label_formatter(&|y| format!("{}", rows - y))
             .draw()
             .map_err(err)?;
     }
