@@ -121,6 +121,42 @@ mod tests {
     }
 
     #[test]
+    fn a_members_whole_loss_has_the_gradient_the_plugin_documents() {
+        use crate::data::DeviceTargets;
+        use crate::train::loss::{LossKind, per_sample};
+        let device = Device::flex();
+        // Two members, one sample of label 1, three classes: L_i = CE_i + Σ_j β_ij KL(p_j‖p_i).
+        let z = [[0.3, -0.2, 0.9], [-1.1, 0.4, 0.2]];
+        let beta = vec![vec![0.0, -0.7], vec![0.4, 0.0]];
+        let flat: Vec<f32> = z.iter().flatten().map(|&v| v as f32).collect();
+        let logits =
+            Tensor::<3>::from_data(TensorData::new(flat, [2, 1, 3]), &device.clone().autodiff())
+                .require_grad();
+        let labels = DeviceTargets::Classes(crate::tensors::int_vector(
+            vec![1],
+            &device.clone().autodiff(),
+        ));
+        let ce = per_sample(logits.clone(), &labels, LossKind::CrossEntropy, None).unwrap();
+        let loss = ce + coupling_loss(logits.clone(), &beta);
+        let grads = loss.sum().backward();
+        let grad = to_f32(logits.grad(&grads).unwrap());
+        let p: Vec<Vec<f64>> = z.iter().map(|zi| softmax(zi)).collect();
+        for i in 0..2 {
+            let j = 1 - i;
+            for c in 0..3 {
+                // (p_i − q) + β_ij (p_i − p_j), q one-hot on the label.
+                let q = if c == 1 { 1.0 } else { 0.0 };
+                let expected = (p[i][c] - q) + beta[i][j] * (p[i][c] - p[j][c]);
+                let got = f64::from(grad[i * 3 + c]);
+                assert!(
+                    (got - expected).abs() < 1e-5,
+                    "member {i} class {c}: {got} vs {expected}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn repulsion_stops_at_the_log_probability_floor() {
         let device = Device::flex();
         // Member 0 puts ~e^-40 on class 2, where member 1 puts most of its mass; β < 0 would
