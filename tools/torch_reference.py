@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch reference for coevo: builds the nn.Sequential of a coevo model spec.
 
-Two uses:
+Three uses:
   train-bench  times PyTorch eager training steps of a spec on CIFAR-10 batches, the same
                steps `coevo bench train` times, and prints one JSON line of results;
+  colearn-bench  times co-learning steps of N coupled copies of a spec, eager PyTorch looping
+               over the N models (the steps `coevo bench colearn` times), one JSON line;
   roundtrip    loads a coevo safetensors checkpoint into PyTorch (strict), runs a forward pass
                on given inputs, and writes the outputs and PyTorch's own state_dict back.
 
@@ -126,6 +128,55 @@ def train_bench(args):
                       "samples_per_second": args.batch_size / median}))
 
 
+def colearn_loss(logits, labels, beta):
+    """Per-member losses [M] of stacked logits [M, B, K]: cross-entropy plus
+    sum_j beta_ij KL(p_j || p_i), with p_j detached (targets) and ln p_i floored at ln 1e-6."""
+    m = logits.shape[0]
+    log_p = torch.log_softmax(logits, dim=2)
+    ce = -log_p.gather(2, labels.view(1, -1, 1).expand(m, -1, 1)).squeeze(2)  # [M, B]
+    log_t = log_p.detach()
+    t = log_t.exp()
+    floored = log_p.clamp_min(-13.815510557964274)
+    # kl[i, j, b] = sum_k p_j (ln p_j - ln p_i)
+    kl = (t * log_t).sum(2).unsqueeze(0) - torch.einsum("jbk,ibk->ijb", t, floored)
+    coupling = (beta.view(m, m, 1) * kl).sum(1)  # [M, B]
+    return (ce + coupling).mean(1)
+
+
+def colearn_bench(args):
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    spec = json.load(open(args.spec))
+    models = [build(spec["layers"], spec["input"])[0] for _ in range(args.members)]
+    x_all, y_all = cifar_batches(args.data, args.batch_size * 4)
+    params = [p for model in models for p in model.parameters()]
+    optimizer = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=5e-4)
+    n = args.members
+    beta = torch.full((n, n), args.beta_bar / n)
+    beta.fill_diagonal_(0.0)
+    for model in models:
+        model.train()
+    times = []
+    for step in range(args.warmup + args.steps):
+        i = step % 4
+        x = x_all[i * args.batch_size:(i + 1) * args.batch_size]
+        y = y_all[i * args.batch_size:(i + 1) * args.batch_size]
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        logits = torch.stack([model(x) for model in models])
+        losses = colearn_loss(logits, y, beta)
+        losses.sum().backward()
+        optimizer.step()
+        losses.tolist()  # the same sync per step that coevo's loss read makes
+        if step >= args.warmup:
+            times.append(time.perf_counter() - start)
+    times.sort()
+    median = times[len(times) // 2]
+    print(json.dumps({"framework": "pytorch", "torch": torch.__version__, "members": n,
+                      "threads": torch.get_num_threads(), "batch_size": args.batch_size,
+                      "steps": args.steps, "median_step_seconds": median}))
+
+
 def roundtrip(args):
     from safetensors.torch import load_file, save_file
     spec = json.load(open(args.spec))
@@ -154,6 +205,16 @@ def main():
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--device", default="cpu")
     bench.add_argument("--seed", type=int, default=0)
+    co = sub.add_parser("colearn-bench")
+    co.add_argument("--spec", required=True)
+    co.add_argument("--data", required=True, help="cifar-10-batches-bin folder")
+    co.add_argument("--members", type=int, default=10)
+    co.add_argument("--beta-bar", type=float, default=-1.0)
+    co.add_argument("--batch-size", type=int, default=128)
+    co.add_argument("--steps", type=int, default=10)
+    co.add_argument("--warmup", type=int, default=2)
+    co.add_argument("--threads", type=int, default=0)
+    co.add_argument("--seed", type=int, default=0)
     trip = sub.add_parser("roundtrip")
     trip.add_argument("--spec", required=True)
     trip.add_argument("--weights", required=True)
@@ -161,7 +222,8 @@ def main():
     trip.add_argument("--output", required=True)
     trip.add_argument("--state", required=True)
     args = parser.parse_args()
-    {"train-bench": train_bench, "roundtrip": roundtrip}[args.command](args)
+    {"train-bench": train_bench, "colearn-bench": colearn_bench,
+     "roundtrip": roundtrip}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ pub use algorithm::{Algorithm, HookInfo, PluginError, StepReport};
 pub use ffi::ModelId;
 pub use host::{Coefficients, Host, HostError, Noise};
 pub use metrics::{
-    Combination, DatasetInfo, EvalSpec, Evaluation, Metrics, Split, Task, TrainReport,
+    Combination, DatasetInfo, Diagnostics, EvalSpec, Evaluation, Metrics, Split, Task, TrainReport,
 };
 pub use search::{Best, Search, Searching};
 pub use training::{Augment, Distillation, LossKind, OptimizerConfig, Schedule, TrainSpec};

@@ -103,6 +103,33 @@ pub struct Evaluation {
     /// The combined prediction, for two or more models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble: Option<Metrics>,
+    /// What the members' predictions, activations and weights look like, when asked for
+    /// ([`EvalSpec::diagnostics`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Diagnostics>,
+}
+
+/// How members differ and what their networks look like inside: the measures of co-learning's
+/// analysis (Brazowski & Schneidman), computed by the host on the evaluated samples.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Diagnostics {
+    /// `[i][j]`: the mean over samples of the Jensen-Shannon divergence (in nats) between the
+    /// class distributions of members `i` and `j`; symmetric, zero diagonal.
+    pub js_divergence: Vec<Vec<f64>>,
+    /// Edges of the entropy histograms' bins, in nats, from 0 to `ln(classes)`.
+    pub entropy_bins: Vec<f64>,
+    /// `[member][bin]`: the fraction of samples whose predicted distribution has an entropy in
+    /// that bin.
+    pub entropy_histograms: Vec<Vec<f64>>,
+    /// Each member's mean predictive entropy, in nats.
+    pub mean_entropy: Vec<f64>,
+    /// `[member][ReLU layer]`: the fraction of the layer's outputs that are zero, over samples
+    /// and units, in evaluation mode.
+    pub inactive_relu: Vec<Vec<f64>>,
+    /// Names of the weight tensors (convolution kernels and linear weights), in layer order.
+    pub weight_layers: Vec<String>,
+    /// `[member][weight tensor]`: the standard deviation of the tensor's values.
+    pub weight_std: Vec<Vec<f64>>,
 }
 
 /// The split an evaluation reads. There is no test split here: nothing a plugin scores may read
@@ -127,6 +154,14 @@ pub struct EvalSpec {
     pub combination: Combination,
     /// Evaluate only these samples of the split (all when absent).
     pub subset: Option<Vec<u32>>,
+    /// Also return [`Diagnostics`]. Sent only when set, so that a host older than the field
+    /// still reads the spec.
+    #[serde(skip_serializing_if = "is_false")]
+    pub diagnostics: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// A data set as the host describes it to plugins.

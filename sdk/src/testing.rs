@@ -561,6 +561,7 @@ unsafe extern "C" fn evaluate(
     let evaluation = Evaluation {
         members,
         ensemble: None,
+        diagnostics: None,
     };
     write_json(out, &serde_json::to_value(evaluation).expect("serialises"))
 }

@@ -118,6 +118,15 @@ pub fn cdylib(package: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("cargo built no library for {package}"))
 }
 
+/// Held by integration tests that train or evaluate models, so that they take turns: run in
+/// parallel on a machine of few cores they oversubscribe it and slow each other past their
+/// deadlines. A test that panicked while holding it does not poison the others.
+pub fn device_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A plugin host over `train` samples of the bundled Fashion-MNIST (a fifth held out for
 /// validation), on the CPU, with run seed `seed`.
 pub fn tiny_host(train: usize, seed: u64) -> std::rc::Rc<coevo::plugin::PluginHost> {

@@ -165,11 +165,31 @@ impl Dataset {
 
     /// Keeps the first `train` and `test` samples of each part (a quick run on a big set).
     pub fn truncate(&mut self, train: Option<usize>, test: Option<usize>) {
+        self.limit(train, test, |limit, _| (0..limit).collect());
+    }
+
+    /// Keeps `train` and `test` samples of each part drawn at random (in their original order)
+    /// with `seed`. Files sorted by class (CIFAR-10's test batch is) give a first-`K` subset
+    /// of a few classes only; a random one keeps their proportions.
+    pub fn sample(&mut self, train: Option<usize>, test: Option<usize>, seed: u64) {
+        self.limit(train, test, |limit, len| {
+            let mut rng = crate::seed::rng(seed, "limit", len as u64);
+            let mut keep = rand::seq::index::sample(&mut rng, len, limit).into_vec();
+            keep.sort_unstable();
+            keep
+        });
+    }
+
+    fn limit(
+        &mut self,
+        train: Option<usize>,
+        test: Option<usize>,
+        keep: impl Fn(usize, usize) -> Vec<usize>,
+    ) {
         let row = self.sample_numel();
         for (part, limit) in [(&mut self.train, train), (&mut self.test, test)] {
             if let Some(limit) = limit.filter(|&l| l < part.len()) {
-                let keep: Vec<usize> = (0..limit).collect();
-                *part = part.subset(&keep, row);
+                *part = part.subset(&keep(limit, part.len()), row);
             }
         }
     }

@@ -9,6 +9,7 @@
 
 mod api;
 pub mod bench;
+mod figures;
 mod hooks;
 mod journal;
 mod options;

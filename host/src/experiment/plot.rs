@@ -15,7 +15,7 @@ pub struct Series {
 }
 
 /// Fonts are looked up where systems keep them; without one, plots are drawn without text.
-fn font_available() -> bool {
+pub(super) fn font_available() -> bool {
     static FOUND: OnceLock<bool> = OnceLock::new();
     *FOUND.get_or_init(|| {
         let candidates = [

@@ -102,10 +102,31 @@ pub fn write(run: &RunDir) -> Result<PathBuf, String> {
             s.name, s.name
         );
     }
+    figures(run, &mut text);
     let path = run.path("report.md");
     crate::checkpoint::write_atomic(&path, text.as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// The figures the script drew itself (`plot_curves`, `plot_heatmap`) under `figures/`.
+fn figures(run: &RunDir, text: &mut String) {
+    let Ok(entries) = std::fs::read_dir(run.path("figures")) else {
+        return;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png"))
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    names.sort();
+    let _ = writeln!(text, "\n## Figures\n");
+    for name in names {
+        let _ = writeln!(text, "### {name}\n\n![{name}](figures/{name})\n");
+    }
 }
 
 /// Numeric fields of the metric records as series over `step`, by name (a plugin's records

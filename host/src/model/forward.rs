@@ -38,6 +38,18 @@ pub struct Forward {
     pub output: Tensor<3>,
     /// Updated running statistics by buffer index (training mode only).
     pub buffers: Vec<Option<Tensor<1>>>,
+    /// With [`Probe::InactiveRelu`]: per ReLU layer in plan order, `[M]` fractions of its
+    /// outputs that are zero (over the batch and the layer's units). Empty otherwise.
+    pub inactive_relu: Vec<Tensor<1>>,
+}
+
+/// What a pass measures besides its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// Nothing: the training path stays as lean as it was.
+    None,
+    /// The fraction of zero outputs of every ReLU layer, per member.
+    InactiveRelu,
 }
 
 /// The tensors a pass reads: parameters (already masked) and buffers, each flat per entry with
@@ -57,6 +69,7 @@ pub fn forward(
     members: usize,
     input: Act,
     mode: Mode,
+    probe: Probe,
 ) -> Forward {
     let mut pass = Pass {
         layout,
@@ -64,12 +77,15 @@ pub fn forward(
         members,
         mode,
         buffers: vec![None; weights.buffers.len()],
+        probe,
+        inactive_relu: Vec::new(),
     };
     let out = pass.sequence(&layout.plan, input);
     let output = pass.expand(out).into_flat();
     Forward {
         output,
         buffers: pass.buffers,
+        inactive_relu: pass.inactive_relu,
     }
 }
 
@@ -195,6 +211,8 @@ struct Pass<'a> {
     members: usize,
     mode: Mode,
     buffers: Vec<Option<Tensor<1>>>,
+    probe: Probe,
+    inactive_relu: Vec<Tensor<1>>,
 }
 
 impl Pass<'_> {
@@ -269,7 +287,14 @@ impl Pass<'_> {
                 inputs,
                 outputs,
             } => self.linear(act, weight, bias, inputs, outputs),
-            Step::Relu => act.elementwise(|x| elementwise!(x, x => relu(x))),
+            Step::Relu => {
+                let out = act.elementwise(|x| elementwise!(x, x => relu(x)));
+                if self.probe == Probe::InactiveRelu {
+                    let fraction = self.zero_fraction(&out);
+                    self.inactive_relu.push(fraction);
+                }
+                out
+            }
             Step::LeakyRelu { slope } => {
                 act.elementwise(|x| elementwise!(x, x => leaky_relu(x, slope)))
             }
@@ -284,6 +309,34 @@ impl Pass<'_> {
                 let skip = self.sequence(shortcut, act);
                 self.add(main, skip)
             }
+        }
+    }
+
+    /// `[M]`: the fraction of each member's values in `act` that are zero (ReLU outputs are
+    /// never negative, so `≤ 0` counts the inactive ones).
+    fn zero_fraction(&self, act: &Act) -> Tensor<1> {
+        let m = if act.shared() { 1 } else { self.members };
+        let per_member: Tensor<3> = match act.clone() {
+            Act::D2 { x, .. } => {
+                let [b, mc, h, w] = x.dims();
+                x.reshape([b, m, mc / m * h * w]).swap_dims(0, 1)
+            }
+            Act::D1 { x, .. } => {
+                let [b, mc, l] = x.dims();
+                x.reshape([b, m, mc / m * l]).swap_dims(0, 1)
+            }
+            Act::Flat { x, .. } => x,
+        };
+        let fraction = per_member
+            .lower_equal_elem(0.0)
+            .float()
+            .mean_dim(2)
+            .mean_dim(1)
+            .reshape([m]);
+        if m < self.members {
+            fraction.repeat_dim(0, self.members)
+        } else {
+            fraction
         }
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::forward::{self, Act, Forward, Mode, Weights};
+use super::forward::{self, Act, Forward, Mode, Probe, Weights};
 use super::init::init_param;
 use super::layout::{Layout, SpecError};
 use super::spec::ModelSpec;
@@ -210,6 +210,25 @@ impl Model {
         self.forward_with(&self.params, rows, Mode::Eval).output
     }
 
+    /// As [`Model::predict`], also measuring the fraction of inactive units of every ReLU
+    /// layer: `[M, B, outputs]` and one `[M]` tensor per ReLU layer.
+    pub fn predict_probed(&self, rows: Tensor<2>) -> (Tensor<3>, Vec<Tensor<1>>) {
+        let input = Act::input(rows, &self.spec.input);
+        let weights = Weights {
+            params: &self.params,
+            buffers: &self.buffers,
+        };
+        let pass = forward::forward(
+            &self.layout,
+            weights,
+            self.members,
+            input,
+            Mode::Eval,
+            Probe::InactiveRelu,
+        );
+        (pass.output, pass.inactive_relu)
+    }
+
     /// A forward pass with `params` standing in for the model's own (e.g. tracked copies).
     pub(crate) fn forward_with(
         &self,
@@ -222,7 +241,14 @@ impl Model {
             params,
             buffers: &self.buffers,
         };
-        forward::forward(&self.layout, weights, self.members, input, mode)
+        forward::forward(
+            &self.layout,
+            weights,
+            self.members,
+            input,
+            mode,
+            Probe::None,
+        )
     }
 
     /// Members `models[0]`, `models[1]`, … as one stacked model.

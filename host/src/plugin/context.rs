@@ -13,7 +13,7 @@ use coevo_sdk::{Coefficients, DatasetInfo, EvalSpec, Noise, Split, TrainReport, 
 use serde_json::{Value, json};
 
 use crate::data::{ResidentData, Targets};
-use crate::model::{Model, ModelSpec, preset};
+use crate::model::{Init, Model, ModelSpec, preset};
 use crate::params::{self, NoiseMode};
 use crate::seed;
 use crate::train::{EvalOptions, Evaluation, Trainer, TrainerState, default_loss, evaluate, loss};
@@ -270,8 +270,10 @@ impl HostState {
         })
     }
 
-    /// A spec from JSON: a model spec, or `{"preset": name}` sized for the data.
+    /// A spec from JSON: a model spec, or `{"preset": name}` sized for the data (with an
+    /// optional `"init"` replacing the preset's initialisation).
     pub fn spec_from_json(&self, spec: &Value) -> Result<ModelSpec> {
+        let spec_json = spec;
         let data = self.data()?;
         let mut spec = match spec.get("preset").and_then(Value::as_str) {
             Some(name) => {
@@ -279,8 +281,13 @@ impl HostState {
                     coevo_sdk::Task::Classification { classes } => classes,
                     coevo_sdk::Task::Regression => 1,
                 };
-                preset(name, &data.train.sample_shape, outputs)
-                    .map_err(|e| ServiceError::invalid(e.to_string()))?
+                let mut spec = preset(name, &data.train.sample_shape, outputs)
+                    .map_err(|e| ServiceError::invalid(e.to_string()))?;
+                // A preset with another initialisation (co-learning's LeNet-5 uses Xavier's).
+                if let Some(init) = spec_init(spec_json)? {
+                    spec.init = init;
+                }
+                spec
             }
             None => serde_json::from_value(spec.clone())
                 .map_err(|e| ServiceError::invalid(format!("model spec: {e}")))?,
@@ -492,6 +499,7 @@ impl HostState {
             probabilities,
             combination: spec.combination,
             subset,
+            diagnostics: spec.diagnostics,
             ..EvalOptions::default()
         };
         let loss = default_loss(self.data()?.task);
@@ -509,4 +517,14 @@ impl HostState {
             Err(message) => Err(ServiceError::new(ffi::STATUS_ERROR, message)),
         }
     }
+}
+
+/// The `init` of a `{"preset": name, "init": scheme}` spec, if it has one.
+fn spec_init(spec: &Value) -> Result<Option<Init>> {
+    spec.get("init")
+        .map(|init| {
+            serde_json::from_value(init.clone())
+                .map_err(|e| ServiceError::invalid(format!("model spec: init: {e}")))
+        })
+        .transpose()
 }

@@ -445,6 +445,7 @@ unsafe extern "C" fn evaluate(
             &coevo_sdk::Evaluation {
                 members: evaluation.members,
                 ensemble: evaluation.ensemble,
+                diagnostics: evaluation.diagnostics,
             },
         )
     })

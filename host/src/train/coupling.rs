@@ -6,11 +6,20 @@
 //! they are detached, so the gradient of member `i`'s loss reaches only member `i`'s
 //! parameters, and with respect to `i`'s logits `z_i` it is `Σ_j β_ij (p_i − p_j)`.
 //! A positive `β` pulls the members together, a negative one pushes them apart.
+//!
+//! With `β < 0` the term rewards member `i` for putting zero probability where another member
+//! puts some, and `−log p_i` grows without bound: left alone, a strongly repelled member drives a
+//! log-probability to −∞ and the loss to NaN. Member `i`'s log-probabilities are therefore
+//! floored at [`LOG_PROB_FLOOR`] inside the coupling term (not in the label term): below it the
+//! term is constant and sends no gradient, so repulsion stops at probability `e^FLOOR ≈ 1e-6`.
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
 
 use crate::tensors::vector;
+
+/// The smallest log-probability the coupling term sees (`ln 1e-6`).
+pub const LOG_PROB_FLOOR: f64 = -13.815_510_557_964_274;
 
 /// `Σ_j β_ij KL(p_j‖p_i)` per member and sample: `[M, B]` from logits `[M, B, K]` and the
 /// coupling matrix `beta` (`M × M`, row `i` for member `i`; the diagonal is ignored).
@@ -20,6 +29,7 @@ pub fn coupling_loss(output: Tensor<3>, beta: &[Vec<f64>]) -> Tensor<2> {
     let log_p = log_softmax(output, 2);
     let log_target = log_p.clone().detach();
     let target = log_target.clone().exp();
+    let log_p = log_p.clamp_min(LOG_PROB_FLOOR);
     // cross[b, i, j] = Σ_k p_j log p_i; minus_entropy[b, j] = Σ_k p_j log p_j.
     let cross = log_p
         .swap_dims(0, 1)
@@ -108,6 +118,76 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_members_whole_loss_has_the_gradient_the_plugin_documents() {
+        use crate::data::DeviceTargets;
+        use crate::train::loss::{LossKind, per_sample};
+        let device = Device::flex();
+        // Two members, one sample of label 1, three classes: L_i = CE_i + Σ_j β_ij KL(p_j‖p_i).
+        let z = [[0.3, -0.2, 0.9], [-1.1, 0.4, 0.2]];
+        let beta = vec![vec![0.0, -0.7], vec![0.4, 0.0]];
+        let flat: Vec<f32> = z.iter().flatten().map(|&v| v as f32).collect();
+        let logits =
+            Tensor::<3>::from_data(TensorData::new(flat, [2, 1, 3]), &device.clone().autodiff())
+                .require_grad();
+        let labels = DeviceTargets::Classes(crate::tensors::int_vector(
+            vec![1],
+            &device.clone().autodiff(),
+        ));
+        let ce = per_sample(logits.clone(), &labels, LossKind::CrossEntropy, None).unwrap();
+        let loss = ce + coupling_loss(logits.clone(), &beta);
+        let grads = loss.sum().backward();
+        let grad = to_f32(logits.grad(&grads).unwrap());
+        let p: Vec<Vec<f64>> = z.iter().map(|zi| softmax(zi)).collect();
+        for i in 0..2 {
+            let j = 1 - i;
+            for c in 0..3 {
+                // (p_i − q) + β_ij (p_i − p_j), q one-hot on the label.
+                let q = if c == 1 { 1.0 } else { 0.0 };
+                let expected = (p[i][c] - q) + beta[i][j] * (p[i][c] - p[j][c]);
+                let got = f64::from(grad[i * 3 + c]);
+                assert!(
+                    (got - expected).abs() < 1e-5,
+                    "member {i} class {c}: {got} vs {expected}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn repulsion_stops_at_the_log_probability_floor() {
+        let device = Device::flex();
+        // Member 0 puts ~e^-40 on class 2, where member 1 puts most of its mass; β < 0 would
+        // push that probability further down without end.
+        let (z0, z1) = ([0.5, 0.0, -40.0], [0.0, 0.0, 3.0]);
+        let flat: Vec<f32> = z0.iter().chain(&z1).map(|&v| v as f32).collect();
+        let logits =
+            Tensor::<3>::from_data(TensorData::new(flat, [2, 1, 3]), &device.clone().autodiff())
+                .require_grad();
+        let beta = vec![vec![0.0, -1.0], vec![-1.0, 0.0]];
+        let loss = coupling_loss(logits.clone(), &beta);
+        let values = to_f32(loss.clone().without_autodiff());
+        let grads = loss.sum().backward();
+        let grad = to_f32(logits.grad(&grads).unwrap());
+
+        let (p0, p1) = (softmax(&z0), softmax(&z1));
+        // Member 0's loss: β Σ_k p1_k (ln p1_k − max(ln p0_k, FLOOR)).
+        let floored: Vec<f64> = p0.iter().map(|p| p.ln().max(LOG_PROB_FLOOR)).collect();
+        let expected: f64 = -(0..3)
+            .map(|k| p1[k] * (p1[k].ln() - floored[k]))
+            .sum::<f64>();
+        assert!((f64::from(values[0]) - expected).abs() < 1e-4, "{values:?}");
+        // Its gradient: the floored class drops out of the sum, so with S = p1_0 + p1_1,
+        // ∂/∂z_c = −β (p1_c − p0_c S) for c < 2, and ≈ 0 for the floored class (instead of
+        // β (p0_2 − p1_2) ≈ 0.9 without the floor).
+        let s = p1[0] + p1[1];
+        for c in 0..2 {
+            let expected = p1[c] - p0[c] * s;
+            assert!((f64::from(grad[c]) - expected).abs() < 1e-5, "{grad:?}");
+        }
+        assert!(f64::from(grad[2]).abs() < 1e-6, "{grad:?}");
     }
 
     #[test]

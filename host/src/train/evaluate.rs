@@ -6,9 +6,10 @@
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
-use coevo_sdk::{Combination, Metrics};
+use coevo_sdk::{Combination, Diagnostics, Metrics};
 use serde::{Deserialize, Serialize};
 
+use super::diagnostics::{Predictions, diagnose};
 use super::loss::{self, LossKind, LossMismatch};
 use crate::data::{DeviceSplit, DeviceTargets, Targets};
 use crate::model::{Model, TargetScale};
@@ -28,6 +29,8 @@ pub struct EvalOptions {
     pub combination: Combination,
     /// Evaluate only these samples of the split.
     pub subset: Option<Vec<usize>>,
+    /// Also measure [`Diagnostics`] (classification only).
+    pub diagnostics: bool,
 }
 
 impl Default for EvalOptions {
@@ -38,6 +41,7 @@ impl Default for EvalOptions {
             probabilities: false,
             combination: Combination::Mean,
             subset: None,
+            diagnostics: false,
         }
     }
 }
@@ -56,6 +60,9 @@ pub struct Evaluation {
     /// `[member][sample][class]` probabilities flattened, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probabilities: Option<Vec<f32>>,
+    /// Diversity, confidence, ReLU activity and weight spread, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<Diagnostics>,
 }
 
 /// Evaluates `model` on `split` with `loss` (in evaluation mode).
@@ -73,9 +80,28 @@ pub fn evaluate(
     let n = indices.len();
     let mut losses = Vec::new();
     let mut outputs = Vec::new();
+    // Per ReLU layer, `[M]` counts of inactive outputs summed over batches (as fractions times
+    // the batch's size, so that a short last batch weighs what it holds).
+    let mut inactive: Vec<Tensor<1>> = Vec::new();
     for chunk in indices.chunks(options.batch_size.max(1)) {
         let (x, y) = split.batch(chunk);
-        let out = model.predict(x);
+        let out = if options.diagnostics {
+            let (out, fractions) = model.predict_probed(x);
+            let weighted = fractions
+                .into_iter()
+                .map(|f| f.mul_scalar(chunk.len() as f64));
+            inactive = match inactive.is_empty() {
+                true => weighted.collect(),
+                false => inactive
+                    .into_iter()
+                    .zip(weighted)
+                    .map(|(a, b)| a + b)
+                    .collect(),
+            };
+            out
+        } else {
+            model.predict(x)
+        };
         losses.push(loss::per_sample(out.clone(), &y, loss, scale)?);
         outputs.push(out);
     }
@@ -93,6 +119,7 @@ pub fn evaluate(
             ensemble: None,
             per_sample_loss: None,
             probabilities: None,
+            diagnostics: None,
         },
         (Targets::Classes(labels), false) => {
             classify(Tensor::cat(outputs, 1), &member_losses, labels, &options)
@@ -101,6 +128,25 @@ pub fn evaluate(
             regress(Tensor::cat(outputs, 1), &member_losses, values, scale)
         }
     };
+    if options.diagnostics
+        && let (Some(probs), Targets::Classes(_)) = (&evaluation.probabilities, &targets)
+    {
+        let members = model.members();
+        let predictions = Predictions {
+            probs,
+            members,
+            samples: n,
+            classes: probs.len() / (members * n).max(1),
+        };
+        evaluation.diagnostics = Some(diagnose(
+            model,
+            predictions,
+            inactive_by_member(inactive, members, n),
+        ));
+    }
+    if !options.probabilities {
+        evaluation.probabilities = None;
+    }
     if model.members() < 2 {
         evaluation.ensemble = None;
     }
@@ -113,6 +159,19 @@ pub fn evaluate(
             | (DeviceTargets::Values(_), Targets::Values(_))
     ));
     Ok(evaluation)
+}
+
+/// `[member][ReLU layer]` fractions from per-layer `[M]` sums over `samples` samples.
+fn inactive_by_member(sums: Vec<Tensor<1>>, members: usize, samples: usize) -> Vec<Vec<f64>> {
+    let per_layer: Vec<Vec<f32>> = sums.into_iter().map(to_f32).collect();
+    (0..members)
+        .map(|m| {
+            per_layer
+                .iter()
+                .map(|layer| f64::from(layer[m]) / samples.max(1) as f64)
+                .collect()
+        })
+        .collect()
 }
 
 fn classify(
@@ -141,9 +200,10 @@ fn classify(
         members,
         ensemble: Some(ensemble),
         per_sample_loss: None,
-        probabilities: options
-            .probabilities
+        // Diagnostics read them too; `evaluate` drops them again unless they were asked for.
+        probabilities: (options.probabilities || options.diagnostics)
             .then(|| to_f32(probs.reshape([m * n * k]))),
+        diagnostics: None,
     }
 }
 
@@ -236,6 +296,7 @@ fn regress(
         )),
         per_sample_loss: None,
         probabilities: None,
+        diagnostics: None,
     }
 }
 

@@ -1,8 +1,10 @@
 //! Training and evaluation: optimisers, schedules, losses, metrics and the training loop.
 
 pub mod coupling;
+pub mod diagnostics;
 mod evaluate;
 mod fit;
+mod looped;
 pub mod loss;
 mod optimizer;
 mod trainer;
@@ -10,6 +12,7 @@ mod trainer;
 pub use coevo_sdk::{Metrics, OptimizerConfig, Schedule, TrainSpec};
 pub use evaluate::{EvalOptions, Evaluation, evaluate};
 pub use fit::{EpochSummary, fit};
+pub use looped::LoopedTrainer;
 pub use loss::{LossKind, LossMismatch, default_loss, loss_fits};
 pub use optimizer::{Optimizer, OptimizerState};
 pub use trainer::{EpochReport, Progress, TrainError, Trainer, TrainerState};

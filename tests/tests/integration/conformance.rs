@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use coevo::plugin::{PluginError, PluginRun, load};
-use coevo_tests::{cdylib, repo_root, tiny_host};
+use coevo_tests::{cdylib, device_lock, repo_root, tiny_host};
 use serde_json::{Value, json};
 
 #[derive(Clone)]
@@ -99,6 +99,7 @@ fn finish(run: &mut PluginRun) -> Vec<Value> {
 
 #[test]
 fn every_plugin_conforms() {
+    let _device = device_lock();
     for case in cases() {
         let path = cdylib(&case.package);
         let name = &case.package;

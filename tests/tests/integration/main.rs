@@ -3,6 +3,7 @@
 // Helper functions of tests unwrap as the tests do: a failure is the test failing.
 #![allow(clippy::unwrap_used)]
 
+mod colearn;
 mod conformance;
 mod experiments;
 mod plugins;

@@ -1,5 +1,6 @@
 //! `coevo bench`: benchmarks that print numbers.
 
+mod colearn;
 mod mega;
 mod plugin;
 mod script;
@@ -19,6 +20,8 @@ pub enum BenchCommand {
     HostCall(plugin::HostCallArgs),
     /// Time a plugin hot swap, from the library file changing to the new code running.
     Swap(plugin::SwapArgs),
+    /// Time a co-learning step of N coupled networks: stacked, a loop over models, PyTorch.
+    Colearn(colearn::ColearnBenchArgs),
     /// Time a script hook call, and a script reload from save to the new definition running.
     Script(script::ScriptArgs),
 }
@@ -30,5 +33,6 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
         BenchCommand::HostCall(args) => plugin::host_call(args, global),
         BenchCommand::Swap(args) => plugin::swap(args, global),
         BenchCommand::Script(args) => script::run(args, global),
+        BenchCommand::Colearn(args) => colearn::run(args, global),
     }
 }

@@ -273,7 +273,7 @@ pub(super) fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// Threads flex's kernels use; PyTorch is given the same number.
-fn rayon_threads() -> usize {
+pub(super) fn rayon_threads() -> usize {
     std::env::var("RAYON_NUM_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())

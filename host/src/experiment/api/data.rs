@@ -14,7 +14,17 @@ struct Options {
     validation: f64,
     limit_train: Option<usize>,
     limit_test: Option<usize>,
+    /// How the limits pick samples: `"first"` or `"random"` (seeded by the run).
+    limit_by: LimitBy,
     normalise: Normalise,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LimitBy {
+    #[default]
+    First,
+    Random,
 }
 
 impl Default for Options {
@@ -23,6 +33,7 @@ impl Default for Options {
             validation: 0.1,
             limit_train: None,
             limit_test: None,
+            limit_by: LimitBy::First,
             normalise: Normalise::Auto,
         }
     }
@@ -49,7 +60,14 @@ fn load(state: &Shared, source: &str, options: &Dynamic) -> Rr<Dynamic> {
             .map_err(|e: crate::data::DataError| e.to_string())?;
         source.path = st.roots.readable(&source.path.display().to_string())?;
         let mut data = source.load().map_err(|e| e.to_string())?;
-        data.truncate(options.limit_train, options.limit_test);
+        match options.limit_by {
+            LimitBy::First => data.truncate(options.limit_train, options.limit_test),
+            LimitBy::Random => data.sample(
+                options.limit_train,
+                options.limit_test,
+                seed::derive(st.host().seed(), "limit", 0),
+            ),
+        }
         let split_seed = seed::derive(st.host().seed(), "split", 0);
         let splits = Splits::of(&data, Holdout::Fraction(options.validation), split_seed)
             .map_err(|e| e.to_string())?;

@@ -6,6 +6,7 @@
 //! applies them. Values cross as JSON (Rhai maps and arrays ⇄ serde types).
 
 mod data;
+mod figures;
 mod logging;
 mod models;
 mod plugins;
@@ -35,6 +36,7 @@ pub fn register(engine: &mut Engine, state: &Shared) {
     training::register(engine, state);
     plugins::register(engine, state);
     logging::register(engine, state);
+    figures::register(engine, state);
 }
 
 /// A script-level error at the caller's position (Rhai adds it).

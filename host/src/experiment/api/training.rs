@@ -45,8 +45,30 @@ pub fn register(engine: &mut Engine, state: &Shared) {
     let s = state.clone();
     engine.register_fn("evaluate_test", move |models: Dynamic| -> Rr<Dynamic> {
         let ids = ids(&models)?;
-        journaled(&s, "evaluate_test", |st, _, _| final_report(st, &ids))
+        journaled(&s, "evaluate_test", |st, _, _| {
+            final_report(st, &ids, &TestOptions::default())
+        })
     });
+    let s = state.clone();
+    engine.register_fn(
+        "evaluate_test",
+        move |models: Dynamic, options: Map| -> Rr<Dynamic> {
+            let ids = ids(&models)?;
+            let options: TestOptions =
+                from_dynamic(&Dynamic::from_map(options), "evaluate_test options")?;
+            journaled(&s, "evaluate_test", |st, _, _| {
+                final_report(st, &ids, &options)
+            })
+        },
+    );
+}
+
+/// What `evaluate_test` may be asked besides the models: the split is always the test split.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TestOptions {
+    combination: coevo_sdk::Combination,
+    diagnostics: bool,
 }
 
 /// Trains `ids` as one stack, epoch by epoch, with a checkpoint after each epoch.
@@ -129,12 +151,13 @@ fn scores(st: &RunState, ids: &[u64], spec: &EvalSpec) -> Result<Value, String> 
     serde_json::to_value(coevo_sdk::Evaluation {
         members: evaluation.members,
         ensemble: evaluation.ensemble,
+        diagnostics: evaluation.diagnostics,
     })
     .map_err(|e| e.to_string())
 }
 
 /// The test split, read for the final report: the only way a script reaches it.
-fn final_report(st: &RunState, ids: &[u64]) -> Result<Value, String> {
+fn final_report(st: &RunState, ids: &[u64], options: &TestOptions) -> Result<Value, String> {
     let host = st.host();
     let data = host.data().map_err(|e| e.message)?;
     let members = ids
@@ -146,7 +169,11 @@ fn final_report(st: &RunState, ids: &[u64]) -> Result<Value, String> {
         &stack,
         data.test_for_final_report(),
         default_loss(data.task),
-        EvalOptions::default(),
+        EvalOptions {
+            combination: options.combination,
+            diagnostics: options.diagnostics,
+            ..EvalOptions::default()
+        },
     )
     .map_err(|e| e.to_string())?;
     let _ = st.run_dir.event(
@@ -156,6 +183,7 @@ fn final_report(st: &RunState, ids: &[u64]) -> Result<Value, String> {
     serde_json::to_value(coevo_sdk::Evaluation {
         members: evaluation.members,
         ensemble: evaluation.ensemble,
+        diagnostics: evaluation.diagnostics,
     })
     .map_err(|e| e.to_string())
 }
