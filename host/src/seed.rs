@@ -23,6 +23,17 @@ pub fn derive(parent: u64, label: &str, index: u64) -> u64 {
     splitmix(mix)
 }
 
+/// burn draws random tensors from one generator per device, which `Device::seed` resets. Code
+/// that seeds it and then draws holds this lock over both, so that no other thread's draw can
+/// fall in between and change the numbers: one seed gives one run, also in a process that
+/// trains on several threads (the tests do).
+pub fn device_generator() -> std::sync::MutexGuard<'static, ()> {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A generator for the use named `label` under `parent`.
 pub fn rng(parent: u64, label: &str, index: u64) -> Rng {
     Rng::seed_from_u64(derive(parent, label, index))

@@ -647,6 +647,7 @@ mod tests {
                 all_values(&b),
                 "{name}: nothing moved"
             );
+            let _generator = crate::seed::device_generator();
             device.seed(5);
             let x = Burn::<2>::random([3, input], Distribution::Normal(0.0, 1.0), &device);
             let (before, after) = (outputs(&b, &x), outputs(&aligned, &x));

@@ -47,6 +47,7 @@ impl Model {
             .map(|p| p.name.clone())
             .collect();
         let mut coin = seed::rng(noise.seed, "noise-tensors", 0);
+        let _generator = seed::device_generator();
         let params: Vec<Tensor<1>> = self
             .params()
             .iter()

@@ -277,7 +277,8 @@ impl Trainer {
         let mut rng = seed::rng(self.config.seed, "augment", self.step);
         let x = augment_batch(&self.config.augment, x, &data.sample_shape, &mut rng);
         // Dropout draws from the device's generator, reseeded per step so that a resumed run
-        // draws the same masks.
+        // draws the same masks; held until the step ends.
+        let _generator = seed::device_generator();
         model
             .device()
             .seed(seed::derive(self.config.seed, "dropout", self.step));

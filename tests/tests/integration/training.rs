@@ -77,15 +77,8 @@ fn run(seed: u64) -> (String, Vec<f32>) {
 
 #[test]
 fn one_seed_gives_identical_metrics_on_cpu() {
-    // Beside another test's training on the shared thread pool, flex's sums came out
-    // different in the last bits (its parallel kernels divide their work by what the pool is
-    // doing), so the two runs compared get a pool of their own.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .unwrap();
-    let (metrics, params) = pool.install(|| run(7));
-    let (again, params_again) = pool.install(|| run(7));
+    let (metrics, params) = run(7);
+    let (again, params_again) = run(7);
     assert_eq!(metrics, again);
     assert_eq!(params, params_again);
     let (other, _) = run(8);
