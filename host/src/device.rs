@@ -71,6 +71,16 @@ impl ComputeDevice {
     }
 }
 
+/// Whether `device` computes on the CPU (flex, or LibTorch's CPU).
+pub fn is_cpu(device: &Device) -> bool {
+    #[cfg(feature = "tch")]
+    #[allow(deprecated)] // burn-tch is deprecated upstream; 0.22 is pinned for it
+    if *device == Device::libtorch() {
+        return true;
+    }
+    *device == Device::flex()
+}
+
 impl Default for ComputeDevice {
     fn default() -> Self {
         Self::cpu()

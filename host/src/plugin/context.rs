@@ -13,10 +13,14 @@ use coevo_sdk::{Coefficients, DatasetInfo, EvalSpec, Noise, Split, TrainReport, 
 use serde_json::{Value, json};
 
 use crate::data::{ResidentData, Targets};
+use crate::device::is_cpu;
 use crate::model::{Init, Model, ModelSpec, preset};
 use crate::params::{self, NoiseMode};
 use crate::seed;
-use crate::train::{EvalOptions, Evaluation, Trainer, TrainerState, default_loss, evaluate, loss};
+use crate::train::{
+    EvalOptions, EvaluateError, Evaluation, Trainer, TrainerState, default_loss, eval_batch_size,
+    evaluate, evaluate_each, loss,
+};
 
 /// A failed service call: the status for the plugin and the message it can ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -491,20 +495,27 @@ impl HostState {
             .iter()
             .map(|&id| self.model(id).cloned())
             .collect::<Result<Vec<Model>>>()?;
-        let stack = Model::stack(&members).map_err(|e| {
-            ServiceError::invalid(format!("{e}: evaluate models of one architecture together"))
-        })?;
         let options = EvalOptions {
             per_sample_loss: per_sample,
             probabilities,
             combination: spec.combination,
             subset,
             diagnostics: spec.diagnostics,
-            ..EvalOptions::default()
+            batch_size: eval_batch_size(&self.device),
         };
         let loss = default_loss(self.data()?.task);
-        evaluate(&stack, split, loss, options)
-            .map_err(|e| ServiceError::new(ffi::STATUS_ERROR, e.to_string()))
+        // A stack computes all members in one pass, which pays on a GPU; CPU kernels run each
+        // model's convolutions faster on their own (see BENCHMARKS.md, MeGA).
+        let evaluation = match is_cpu(&self.device) {
+            true => evaluate_each(&members, split, loss, options),
+            false => Model::stack(&members)
+                .map_err(EvaluateError::from)
+                .and_then(|stack| Ok(evaluate(&stack, split, loss, options)?)),
+        };
+        evaluation.map_err(|e| match e {
+            EvaluateError::Architecture(_) => ServiceError::invalid(e.to_string()),
+            _ => ServiceError::new(ffi::STATUS_ERROR, e.to_string()),
+        })
     }
 
     pub(super) fn call_hook(&self, name: &str, args: &Value) -> Result<Value> {

@@ -10,7 +10,9 @@ mod optimizer;
 mod trainer;
 
 pub use coevo_sdk::{Metrics, OptimizerConfig, Schedule, TrainSpec};
-pub use evaluate::{EvalOptions, Evaluation, evaluate};
+pub use evaluate::{
+    EvalOptions, EvaluateError, Evaluation, eval_batch_size, evaluate, evaluate_each,
+};
 pub use fit::{EpochSummary, fit};
 pub use looped::LoopedTrainer;
 pub use loss::{LossKind, LossMismatch, default_loss, loss_fits};

@@ -1,9 +1,9 @@
 //! `coevo bench mega`: scoring one MeGA generation, coevo's way against the way the authors'
 //! code does it, side by side in one run.
 //!
-//! coevo's way: the candidates are blended where the parents live and scored together, stacked
-//! along the member dimension, in one pass over a validation split resident on the device.
-//! The reference way: for each candidate, the parents' parameters are read back to host
+//! coevo's ways: the candidates are blended where the parents live and scored on a validation
+//! split resident on the device, either stacked along the member dimension in one pass (what
+//! the host does on a GPU) or each on its own (what it does on a CPU). The reference way: for each candidate, the parents' parameters are read back to host
 //! memory, blended there, written into a model, and the model is scored batch by batch on
 //! images copied from host memory, its outputs copied back to count the hits.
 
@@ -15,7 +15,7 @@ use clap::Args;
 use coevo::data::{DataSource, Dataset, Normalise, ResidentData, Targets};
 use coevo::model::{Model, ModelSpec, preset};
 use coevo::params::{Coefficients, blend};
-use coevo::train::{EvalOptions, default_loss, evaluate};
+use coevo::train::{EvalOptions, default_loss, eval_batch_size, evaluate, evaluate_each};
 use coevo::{ComputeDevice, tensors};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -41,6 +41,9 @@ pub struct MegaBenchArgs {
     /// Batch size of the one-by-one reference (a data loader's batch).
     #[arg(long, default_value_t = 500)]
     batch_size: usize,
+    /// Batch size of the host's ways (default: the host's evaluation batch on the device).
+    #[arg(long)]
+    eval_batch_size: Option<usize>,
     /// coevo devices, comma-separated (flex, tch-cpu, cuda:N).
     #[arg(long, default_value = "flex", value_delimiter = ',')]
     devices: Vec<ComputeDevice>,
@@ -52,11 +55,14 @@ pub struct MegaBenchArgs {
 #[derive(Debug, Serialize)]
 struct DeviceResult {
     device: String,
-    /// Median seconds per generation over rounds.
+    /// Median seconds per generation over rounds: stacked, each candidate on resident data,
+    /// and one by one with copies.
     stacked_seconds: f64,
+    resident_each_seconds: f64,
     one_by_one_seconds: f64,
-    /// Median over rounds of stacked / one-by-one.
-    ratio: f64,
+    /// Medians over rounds of the host's ways over the reference.
+    stacked_ratio: f64,
+    resident_each_ratio: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -97,15 +103,21 @@ pub fn run(args: MegaBenchArgs, global: &Global) -> anyhow::Result<()> {
             r.population, r.model, r.images, r.rounds
         );
         println!(
-            "{:<8} {:>14} {:>14} {:>8}",
-            "device", "stacked s", "one-by-one s", "ratio"
+            "{:<8} {:>10} {:>10} {:>12} {:>9} {:>9}",
+            "device", "stacked s", "each s", "one-by-one s", "stacked", "each"
         );
         for d in &r.devices {
             println!(
-                "{:<8} {:>14.2} {:>14.2} {:>7.2}x",
-                d.device, d.stacked_seconds, d.one_by_one_seconds, d.ratio
+                "{:<8} {:>10.2} {:>10.2} {:>12.2} {:>8.2}x {:>8.2}x",
+                d.device,
+                d.stacked_seconds,
+                d.resident_each_seconds,
+                d.one_by_one_seconds,
+                d.stacked_ratio,
+                d.resident_each_ratio
             );
         }
+        println!("ratios: time of the host's way over the one-by-one reference's");
     })
 }
 
@@ -123,47 +135,64 @@ fn time_device(
         Model::new(spec.clone(), &burn_device, 1)?,
         Model::new(spec.clone(), &burn_device, 2)?,
     ];
-    let mut stacked = Vec::new();
-    let mut looped = Vec::new();
+    // Seconds per round of each way: stacked, each on resident data, one by one with copies.
+    let mut seconds: [Vec<f64>; 3] = Default::default();
     for round in 0..args.rounds.max(1) {
         let mut rng = ChaCha8Rng::seed_from_u64(round as u64);
         let alphas: Vec<f32> = (0..args.population).map(|_| rng.random()).collect();
-
-        let began = Instant::now();
-        let accuracy_stacked = generation_stacked(&parents, &alphas, &resident, dataset)?;
-        stacked.push(began.elapsed().as_secs_f64());
-
-        let began = Instant::now();
-        let accuracy_looped = generation_one_by_one(&parents, &alphas, &host, args.batch_size)?;
-        looped.push(began.elapsed().as_secs_f64());
-
-        // Both ways score the same candidates; a disagreement means the benchmark is broken.
-        for (s, l) in accuracy_stacked.iter().zip(&accuracy_looped) {
-            if (s - l).abs() > 0.01 {
-                bail!("the two ways disagree on a candidate's accuracy: {s} against {l}");
+        let mut accuracies = Vec::new();
+        for (way, times) in seconds.iter_mut().enumerate() {
+            let began = Instant::now();
+            accuracies.push(match way {
+                0 => generation_resident(&parents, &alphas, &resident, dataset, args, true)?,
+                1 => generation_resident(&parents, &alphas, &resident, dataset, args, false)?,
+                _ => generation_one_by_one(&parents, &alphas, &host, args.batch_size)?,
+            });
+            times.push(began.elapsed().as_secs_f64());
+        }
+        // All ways score the same candidates; a disagreement means the benchmark is broken.
+        for other in &accuracies[1..] {
+            for (s, l) in accuracies[0].iter().zip(other) {
+                if (s - l).abs() > 0.01 {
+                    bail!("two ways disagree on a candidate's accuracy: {s} against {l}");
+                }
             }
         }
         tracing::info!(
-            "round {round}: {device}: stacked {:.2} s, one by one {:.2} s",
-            stacked[round],
-            looped[round]
+            "round {round}: {device}: stacked {:.2} s, each {:.2} s, one by one {:.2} s",
+            seconds[0][round],
+            seconds[1][round],
+            seconds[2][round]
         );
     }
-    let ratio = median(stacked.iter().zip(&looped).map(|(s, l)| s / l).collect());
+    let ratio = |way: usize| {
+        median(
+            seconds[way]
+                .iter()
+                .zip(&seconds[2])
+                .map(|(s, l)| s / l)
+                .collect(),
+        )
+    };
     Ok(DeviceResult {
         device: device.to_string(),
-        stacked_seconds: median(stacked),
-        one_by_one_seconds: median(looped),
-        ratio,
+        stacked_ratio: ratio(0),
+        resident_each_ratio: ratio(1),
+        stacked_seconds: median(seconds[0].clone()),
+        resident_each_seconds: median(seconds[1].clone()),
+        one_by_one_seconds: median(seconds[2].clone()),
     })
 }
 
-/// coevo's way: blends made on the device, scored in one stacked pass.
-fn generation_stacked(
+/// coevo's ways: blends made on the device and scored on the resident split, stacked in one
+/// pass or each on its own.
+fn generation_resident(
     parents: &[Model; 2],
     alphas: &[f32],
     resident: &ResidentData,
     dataset: &Dataset,
+    args: &MegaBenchArgs,
+    stacked: bool,
 ) -> anyhow::Result<Vec<f64>> {
     let candidates = alphas
         .iter()
@@ -174,13 +203,17 @@ fn generation_stacked(
             )
         })
         .collect::<Result<Vec<Model>, _>>()?;
-    let stack = Model::stack(&candidates)?;
-    let evaluation = evaluate(
-        &stack,
-        &resident.train,
-        default_loss(dataset.task),
-        EvalOptions::default(),
-    )?;
+    let loss = default_loss(dataset.task);
+    let options = EvalOptions {
+        batch_size: args
+            .eval_batch_size
+            .unwrap_or_else(|| eval_batch_size(parents[0].device())),
+        ..EvalOptions::default()
+    };
+    let evaluation = match stacked {
+        true => evaluate(&Model::stack(&candidates)?, &resident.train, loss, options)?,
+        false => evaluate_each(&candidates, &resident.train, loss, options)?,
+    };
     Ok(evaluation
         .members
         .iter()
