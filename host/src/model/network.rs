@@ -397,7 +397,7 @@ mod tests {
             .collect();
         let stack = Model::stack(&members).unwrap();
         assert_eq!(stack.members(), 3);
-        let _generator = crate::seed::device_generator();
+        let _generator = seed::device_generator();
         device.seed(11);
         let x = Tensor::<2>::random([4, 72], Distribution::Normal(0.0, 1.0), &device);
         let (stack_out, stack_grads) = outputs_and_grads(&stack, x.clone(), 0);
