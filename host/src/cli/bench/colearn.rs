@@ -3,7 +3,6 @@
 //! looping over N models, side by side in one run.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -14,7 +13,7 @@ use coevo::train::{LoopedTrainer, OptimizerConfig, TrainSpec, Trainer};
 use coevo::{ComputeDevice, tensors};
 use serde::Serialize;
 
-use super::train::{median, rayon_threads, tempfile_with};
+use super::train::{median, rayon_threads, run_torch_reference, tempfile_with, torch_reference};
 use crate::cli::{Global, output};
 
 #[derive(Debug, Args)]
@@ -196,10 +195,10 @@ fn time_coevo(
 }
 
 fn time_pytorch(python: &Path, spec: &Path, args: &ColearnBenchArgs) -> anyhow::Result<f64> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/torch_reference.py");
     let data = args.data.path.display().to_string();
-    let out = Command::new(python)
-        .args([script, "colearn-bench", "--spec"])
+    let mut command = torch_reference(python, "colearn-bench");
+    command
+        .arg("--spec")
         .arg(spec)
         .args([
             "--data",
@@ -211,22 +210,10 @@ fn time_pytorch(python: &Path, spec: &Path, args: &ColearnBenchArgs) -> anyhow::
         .args(["--beta-bar", &args.beta_bar.to_string()])
         .args(["--steps", &args.steps.to_string()])
         .args(["--warmup", &args.warmup.to_string()])
-        .args(["--threads", &rayon_threads().to_string()])
-        .output()
-        .with_context(|| format!("running {}", python.display()))?;
-    if !out.status.success() {
-        bail!(
-            "PyTorch reference failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .last()
-        .context("the PyTorch reference printed nothing")?;
+        .args(["--threads", &rayon_threads().to_string()]);
+    let line = run_torch_reference(command)?;
     let value: serde_json::Value =
-        serde_json::from_str(line).context("reading the PyTorch reference's result")?;
+        serde_json::from_str(&line).context("reading the PyTorch reference's result")?;
     value["median_step_seconds"]
         .as_f64()
         .context("the PyTorch reference's result has no median_step_seconds")

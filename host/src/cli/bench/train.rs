@@ -1,7 +1,7 @@
 //! `coevo bench train`: training throughput of a model on CIFAR-10 batches, on each device
 //! asked for and, side by side in the same run, PyTorch eager doing the same steps.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -205,15 +205,15 @@ fn time_coevo(
 }
 
 fn time_pytorch(
-    python: &PathBuf,
-    spec: &std::path::Path,
+    python: &Path,
+    spec: &Path,
     args: &TrainBenchArgs,
     batch: usize,
 ) -> anyhow::Result<Timing> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/torch_reference.py");
     let data = args.data.path.display().to_string();
-    let out = Command::new(python)
-        .args([script, "train-bench", "--spec"])
+    let mut command = torch_reference(python, "train-bench");
+    command
+        .arg("--spec")
         .arg(spec)
         .args(["--data", &data, "--batch-size", &batch.to_string()])
         .args([
@@ -227,22 +227,10 @@ fn time_pytorch(
             &rayon_threads().to_string(),
             "--device",
             &args.torch_device,
-        ])
-        .output()
-        .with_context(|| format!("running {}", python.display()))?;
-    if !out.status.success() {
-        bail!(
-            "PyTorch reference failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .last()
-        .context("the PyTorch reference printed nothing")?;
+        ]);
+    let line = run_torch_reference(command)?;
     let mut timing: Timing =
-        serde_json::from_str(line).context("reading the PyTorch reference's result")?;
+        serde_json::from_str(&line).context("reading the PyTorch reference's result")?;
     timing.framework = "pytorch".into();
     Ok(timing)
 }
@@ -265,6 +253,32 @@ fn ratios(rounds: &[Vec<Timing>]) -> Vec<(String, usize, f64)> {
             Some((t.device.clone(), t.batch_size, median(per_round)))
         })
         .collect()
+}
+
+/// `tools/torch_reference.py COMMAND` under `python`, for the caller to add arguments to.
+pub(super) fn torch_reference(python: &Path, command: &str) -> Command {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tools/torch_reference.py");
+    let mut cmd = Command::new(python);
+    cmd.args([script, command]);
+    cmd
+}
+
+/// Runs a PyTorch reference and returns the last line it printed (its JSON result).
+pub(super) fn run_torch_reference(mut command: Command) -> anyhow::Result<String> {
+    let out = command
+        .output()
+        .with_context(|| format!("running {:?}", command.get_program()))?;
+    if !out.status.success() {
+        bail!(
+            "PyTorch reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .map(str::to_string)
+        .context("the PyTorch reference printed nothing")
 }
 
 pub(super) fn median(mut values: Vec<f64>) -> f64 {
