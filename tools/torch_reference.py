@@ -3,7 +3,8 @@
 
 Three uses:
   train-bench  times PyTorch eager training steps of a spec on CIFAR-10 batches, the same
-               steps `coevo bench train` times, and prints one JSON line of results;
+               steps `coevo bench train` times from the same initial weights, and prints one
+               JSON line of results;
   colearn-bench  times co-learning steps of N coupled copies of a spec, eager PyTorch looping
                over the N models (the steps `coevo bench colearn` times), one JSON line;
   roundtrip    loads a coevo safetensors checkpoint into PyTorch (strict), runs a forward pass
@@ -101,6 +102,9 @@ def train_bench(args):
     torch.set_num_threads(args.threads or torch.get_num_threads())
     spec = json.load(open(args.spec))
     model, _ = build(spec["layers"], spec["input"])
+    if args.weights:
+        from safetensors.torch import load_file
+        model.load_state_dict(load_file(args.weights), strict=True)
     device = torch.device(args.device)
     model = model.to(device)
     x_all, y_all = cifar_batches(args.data, args.batch_size * 4)
@@ -204,6 +208,7 @@ def main():
     bench.add_argument("--warmup", type=int, default=5)
     bench.add_argument("--threads", type=int, default=0)
     bench.add_argument("--device", default="cpu")
+    bench.add_argument("--weights", help="initial weights (coevo safetensors); else PyTorch's init")
     bench.add_argument("--seed", type=int, default=0)
     co = sub.add_parser("colearn-bench")
     co.add_argument("--spec", required=True)

@@ -15,11 +15,12 @@
 
 use burn::tensor::activation::{gelu, leaky_relu, relu, sigmoid, tanh};
 use burn::tensor::module::{
-    avg_pool1d, avg_pool2d, batch_norm, batch_norm_train, conv1d, conv2d, max_pool1d, max_pool2d,
+    avg_pool1d, avg_pool2d, batch_norm, batch_norm_train, conv1d, max_pool1d, max_pool2d,
 };
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Distribution, Tensor};
 
+use super::conv_block::{Tail, conv_block};
 use super::layout::{Layout, Step};
 
 /// Whether the pass trains (batch statistics, dropout) or evaluates (running statistics).
@@ -217,10 +218,40 @@ struct Pass<'a> {
 
 impl Pass<'_> {
     fn sequence(&mut self, steps: &[Step], mut act: Act) -> Act {
-        for step in steps {
-            act = self.step(step, act);
+        let mut rest = steps;
+        while let Some((step, after)) = rest.split_first() {
+            rest = after;
+            act = match *step {
+                Step::Conv2d {
+                    weight,
+                    bias,
+                    stride,
+                    padding,
+                } => {
+                    let (tail, taken) = self.block_tail(after);
+                    rest = &after[taken..];
+                    self.conv2d(act, weight, bias, stride, padding, tail)
+                }
+                _ => self.step(step, act),
+            };
         }
         act
+    }
+
+    /// The ReLU and max pooling that directly follow a convolution, which run inside its block,
+    /// and how many steps they are. A probed ReLU stays a step of its own.
+    fn block_tail(&self, after: &[Step]) -> (Tail, usize) {
+        let mut tail = Tail::default();
+        let mut taken = 0;
+        if self.probe == Probe::None && matches!(after.first(), Some(Step::Relu)) {
+            tail.relu = true;
+            taken = 1;
+        }
+        if let Some(&Step::MaxPool2d { kernel, stride }) = after.get(taken) {
+            tail.max_pool = Some((kernel, stride));
+            taken += 1;
+        }
+        (tail, taken)
     }
 
     fn param(&self, index: usize) -> Tensor<1> {
@@ -243,7 +274,7 @@ impl Pass<'_> {
                 bias,
                 stride,
                 padding,
-            } => self.conv2d(act, weight, bias, stride, padding),
+            } => self.conv2d(act, weight, bias, stride, padding, Tail::default()),
             Step::Conv1d {
                 weight,
                 bias,
@@ -369,17 +400,19 @@ impl Pass<'_> {
         bias: Option<usize>,
         stride: usize,
         padding: usize,
+        tail: Tail,
     ) -> Act {
         let Act::D2 { x, shared } = act else {
             unreachable!("layout checked conv2d's input")
         };
         let groups = if shared { 1 } else { self.members };
         let options = ConvOptions::new([stride; 2], [padding; 2], [1; 2], groups);
-        let x = conv2d(
+        let x = conv_block(
             x,
             self.param_as::<4>(weight),
             bias.map(|b| self.param(b)),
             options,
+            tail,
         );
         Act::D2 { x, shared: false }
     }

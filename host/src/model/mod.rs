@@ -1,5 +1,8 @@
 //! Models: serialisable architectures ([`ModelSpec`]), presets, and their parameters on a device.
 
+// burn-tch is deprecated upstream (0.22 is pinned for it), and the LibTorch block names it.
+#[cfg_attr(feature = "tch", allow(deprecated))]
+mod conv_block;
 mod forward;
 mod init;
 mod layout;

@@ -90,6 +90,9 @@ pub fn run(args: TrainBenchArgs, global: &Global) -> anyhow::Result<()> {
     dataset.truncate(Some(largest * 4), Some(16));
     let spec = preset(&args.model, &dataset.sample_shape, dataset.outputs())?;
     let spec_file = tempfile_with(&spec.to_json())?;
+    // The reference starts from coevo's initial weights: max pooling's time depends on the
+    // values it compares, so both must see the same activations to be timed alike.
+    let weights = initial_weights(&spec)?;
     if args.torch_python.is_none() {
         tracing::warn!("no --torch-python (or COEVO_TORCH_PYTHON): PyTorch reference skipped");
     }
@@ -107,7 +110,7 @@ pub fn run(args: TrainBenchArgs, global: &Global) -> anyhow::Result<()> {
                 timings.push(Timing::new("coevo", device.to_string(), batch, seconds));
             }
             if let Some(python) = &args.torch_python {
-                let timing = time_pytorch(python, spec_file.path(), &args, batch)?;
+                let timing = time_pytorch(python, spec_file.path(), &weights, &args, batch)?;
                 tracing::info!(
                     "round {round}: pytorch batch {batch}: {:.2} ms/step",
                     timing.median_step_seconds * 1e3
@@ -174,7 +177,7 @@ fn time_coevo(
 ) -> anyhow::Result<f64> {
     let burn_device = device.to_burn()?;
     let data = ResidentData::upload(dataset, &[], Normalise::None, &burn_device);
-    let mut model = Model::new(spec.clone(), &burn_device, 0)?;
+    let mut model = Model::new(spec.clone(), &burn_device, INIT_SEED)?;
     let config = TrainSpec {
         batch_size: batch,
         optimizer: OptimizerConfig::Sgd {
@@ -204,9 +207,24 @@ fn time_coevo(
     Ok(median(times))
 }
 
+/// The seed of the benchmarked model's initial weights.
+const INIT_SEED: u64 = 0;
+
+/// The benchmarked model's initial weights in a safetensors file, for the PyTorch reference.
+fn initial_weights(spec: &coevo::model::ModelSpec) -> anyhow::Result<tempfile::TempPath> {
+    let model = Model::new(spec.clone(), &burn::tensor::Device::flex(), INIT_SEED)?;
+    let path = tempfile::Builder::new()
+        .suffix(".safetensors")
+        .tempfile()?
+        .into_temp_path();
+    coevo::checkpoint::save(&model, &path)?;
+    Ok(path)
+}
+
 fn time_pytorch(
     python: &Path,
     spec: &Path,
+    weights: &Path,
     args: &TrainBenchArgs,
     batch: usize,
 ) -> anyhow::Result<Timing> {
@@ -215,6 +233,8 @@ fn time_pytorch(
     command
         .arg("--spec")
         .arg(spec)
+        .arg("--weights")
+        .arg(weights)
         .args(["--data", &data, "--batch-size", &batch.to_string()])
         .args([
             "--steps",
