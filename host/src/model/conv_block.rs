@@ -25,6 +25,8 @@ use burn::backend::{
 };
 use burn::tensor::Tensor;
 
+use super::{flex_conv, flex_pool};
+
 /// What follows the convolution inside a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Tail {
@@ -103,14 +105,21 @@ pub trait ConvTape: ConvBlockBackend {
     ) -> [Option<FloatTensor<Self>>; 3];
 }
 
-/// What flex keeps: the inputs, the ReLU's output and the pooling's input and choices.
+/// What flex keeps: the inputs, the ReLU's output and the pooling's choices.
 #[derive(Debug, Clone)]
 pub struct FlexRecord {
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
     bias: Option<FloatTensor<Flex>>,
     relu_output: Option<FloatTensor<Flex>>,
-    pool: Option<(FloatTensor<Flex>, IntTensor<Flex>)>,
+    pool: Option<FlexPool>,
+}
+
+/// A pooling's record: by coevo's kernels, or by flex's (its input and indices).
+#[derive(Debug, Clone)]
+enum FlexPool {
+    Argmax(flex_pool::PoolRecord),
+    Indices(FloatTensor<Flex>, IntTensor<Flex>),
 }
 
 fn flex_plain(
@@ -120,12 +129,15 @@ fn flex_plain(
     options: ConvOptions<2>,
     tail: Tail,
 ) -> FloatTensor<Flex> {
-    let mut y = Flex::conv2d(x, weight, bias, options);
+    let mut y = flex_conv::conv2d(x, weight, bias, options);
     if tail.relu {
         y = Flex::relu(y);
     }
     if let Some((kernel, stride)) = tail.max_pool {
-        y = Flex::max_pool2d(y, [kernel; 2], [stride; 2], [0; 2], [1; 2], false);
+        y = match flex_pool::forward(&y, kernel, stride) {
+            Some((pooled, _)) => pooled,
+            None => Flex::max_pool2d(y, [kernel; 2], [stride; 2], [0; 2], [1; 2], false),
+        };
     }
     y
 }
@@ -161,7 +173,7 @@ impl ConvTape for Flex {
         options: &ConvOptions<2>,
         tail: Tail,
     ) -> (FloatTensor<Self>, FlexRecord) {
-        let mut y = Self::conv2d(x.clone(), weight.clone(), bias.clone(), options.clone());
+        let mut y = flex_conv::conv2d(x.clone(), weight.clone(), bias.clone(), options.clone());
         let mut relu_output = None;
         if tail.relu {
             y = Self::relu(y);
@@ -169,18 +181,23 @@ impl ConvTape for Flex {
         }
         let mut pool = None;
         if let Some((kernel, stride)) = tail.max_pool {
-            let int_dtype = get_or_init_device_settings::<Self>(&y.device()).int_dtype;
-            let pooled = Self::max_pool2d_with_indices(
-                y.clone(),
-                [kernel; 2],
-                [stride; 2],
-                [0; 2],
-                [1; 2],
-                false,
-                int_dtype,
-            );
-            pool = Some((y, pooled.indices));
-            y = pooled.output;
+            if let Some((pooled, record)) = flex_pool::forward(&y, kernel, stride) {
+                pool = Some(FlexPool::Argmax(record));
+                y = pooled;
+            } else {
+                let int_dtype = get_or_init_device_settings::<Self>(&y.device()).int_dtype;
+                let pooled = Self::max_pool2d_with_indices(
+                    y.clone(),
+                    [kernel; 2],
+                    [stride; 2],
+                    [0; 2],
+                    [1; 2],
+                    false,
+                    int_dtype,
+                );
+                pool = Some(FlexPool::Indices(y, pooled.indices));
+                y = pooled.output;
+            }
         }
         let recorded = FlexRecord {
             x,
@@ -207,33 +224,41 @@ impl ConvTape for Flex {
             pool,
         } = recorded;
         let mut grad = output_grad;
-        if let (Some((input, indices)), Some((kernel, stride))) = (pool, tail.max_pool) {
-            grad = Self::max_pool2d_with_indices_backward(
-                input,
-                [kernel; 2],
-                [stride; 2],
-                [0; 2],
-                [1; 2],
-                false,
-                grad,
-                indices,
-            )
-            .x_grad;
+        match (pool, tail.max_pool) {
+            (Some(FlexPool::Argmax(record)), _) => grad = flex_pool::backward(&record, &grad),
+            (Some(FlexPool::Indices(input, indices)), Some((kernel, stride))) => {
+                grad = Self::max_pool2d_with_indices_backward(
+                    input,
+                    [kernel; 2],
+                    [stride; 2],
+                    [0; 2],
+                    [1; 2],
+                    false,
+                    grad,
+                    indices,
+                )
+                .x_grad;
+            }
+            _ => {}
         }
         if let Some(output) = relu_output {
             grad = Self::relu_backward(output, grad);
         }
         let grad_x = want_x.then(|| {
-            Self::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone())
+            flex_conv::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone())
         });
         let grad_bias = match bias {
-            Some(bias) if want_bias => {
-                Some(Self::conv2d_bias_backward(x.clone(), bias, grad.clone()))
-            }
+            Some(bias) if want_bias => Some(flex_conv::conv2d_bias_backward(
+                x.clone(),
+                weight.clone(),
+                bias,
+                grad.clone(),
+                options,
+            )),
             _ => None,
         };
-        let grad_weight =
-            want_weight.then(|| Self::conv2d_weight_backward(x, weight, grad, options.clone()));
+        let grad_weight = want_weight
+            .then(|| flex_conv::conv2d_weight_backward(x, weight, grad, options.clone()));
         [grad_x, grad_weight, grad_bias]
     }
 }

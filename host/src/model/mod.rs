@@ -3,6 +3,8 @@
 // burn-tch is deprecated upstream (0.22 is pinned for it), and the LibTorch block names it.
 #[cfg_attr(feature = "tch", allow(deprecated))]
 mod conv_block;
+mod flex_conv;
+mod flex_pool;
 mod forward;
 mod init;
 mod layout;
