@@ -7,8 +7,8 @@
 //! cuDNN on a GPU), and a LeNet-5 backward pass took twice PyTorch's time. So on LibTorch the
 //! forward pass records the block on LibTorch's own autograd tape and the backward pass replays
 //! that record. Taking the ReLU and the pooling into the block lets LibTorch differentiate them
-//! too, and leaves burn one node per block instead of three. On flex the gradients are burn's
-//! own kernels, chained by hand.
+//! too, and leaves burn one node per block instead of three. On flex the block runs coevo's own
+//! kernels (`flex_conv`, `flex_pool`) and chains their gradients by hand.
 //!
 //! The operation is a backend extension: [`conv_block`] routes a tensor to the implementation of
 //! the backend it lives on, and the autodiff wrapper's implementation owns the backward step.

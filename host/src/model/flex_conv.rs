@@ -232,35 +232,52 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, geo: &Geometry) 
     out
 }
 
+/// Samples whose contributions to a sum over the batch are added up in order, as one task. The
+/// chunks' partial sums are then added in chunk order, so that a sum does not depend on how
+/// rayon happened to split the work: one seed, the same numbers.
+const SUM_CHUNK: usize = 8;
+
+/// Sums `part(samples)` over the batch in fixed chunks of samples, in order.
+fn batch_sum(
+    geo: &Geometry,
+    len: usize,
+    part: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync,
+) -> Vec<f32> {
+    let starts: Vec<usize> = (0..geo.batch).step_by(SUM_CHUNK).collect();
+    let partials: Vec<Vec<f32>> = starts
+        .par_iter()
+        .map(|&start| {
+            let mut acc = vec![0.0; len];
+            part(start..(start + SUM_CHUNK).min(geo.batch), &mut acc);
+            acc
+        })
+        .collect();
+    let mut total = vec![0.0; len];
+    for partial in partials {
+        total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+    }
+    total
+}
+
 /// The gradient of the weight, `[O, C/groups, kH, kW]`, from the output gradient `grad`.
 pub fn weight_grad(x: &[f32], grad: &[f32], geo: &Geometry) -> Vec<f32> {
     let (taps, positions) = (geo.taps(), geo.positions());
     let per_group = geo.outputs / geo.groups;
-    let len = geo.outputs * taps;
-    grad.par_chunks(geo.output_len())
-        .zip(x.par_chunks(geo.sample_len()))
-        .fold(
-            || (vec![0.0; len], vec![0.0; taps * positions]),
-            |(mut acc, mut cols), (g_out, sample)| {
-                for g in 0..geo.groups {
-                    unfold(sample, geo, g, &mut cols);
-                    let go = &g_out[g * per_group * positions..][..per_group * positions];
-                    let dst = &mut acc[g * per_group * taps..][..per_group * taps];
-                    let lhs = View::rows(go, positions);
-                    let rhs = View::transposed(&cols, positions);
-                    matmul(dst, [per_group, taps, positions], lhs, rhs, true);
-                }
-                (acc, cols)
-            },
-        )
-        .map(|(acc, _)| acc)
-        .reduce(
-            || vec![0.0; len],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(u, v)| *u += v);
-                a
-            },
-        )
+    batch_sum(geo, geo.outputs * taps, |samples, acc| {
+        let mut cols = vec![0.0; taps * positions];
+        for n in samples {
+            let sample = &x[n * geo.sample_len()..][..geo.sample_len()];
+            let g_out = &grad[n * geo.output_len()..][..geo.output_len()];
+            for g in 0..geo.groups {
+                unfold(sample, geo, g, &mut cols);
+                let go = &g_out[g * per_group * positions..][..per_group * positions];
+                let dst = &mut acc[g * per_group * taps..][..per_group * taps];
+                let lhs = View::rows(go, positions);
+                let rhs = View::transposed(&cols, positions);
+                matmul(dst, [per_group, taps, positions], lhs, rhs, true);
+            }
+        }
+    })
 }
 
 /// The gradient of the input, `[N, C, H, W]`, from the output gradient `grad`.
@@ -289,23 +306,14 @@ pub fn input_grad(weight: &[f32], grad: &[f32], geo: &Geometry) -> Vec<f32> {
 /// The gradient of the bias, `[O]`: the output gradient summed over samples and positions.
 pub fn bias_grad(grad: &[f32], geo: &Geometry) -> Vec<f32> {
     let positions = geo.positions();
-    grad.par_chunks(geo.output_len())
-        .fold(
-            || vec![0.0; geo.outputs],
-            |mut acc, g_out| {
-                for (a, channel) in acc.iter_mut().zip(g_out.chunks_exact(positions)) {
-                    *a += channel.iter().sum::<f32>();
-                }
-                acc
-            },
-        )
-        .reduce(
-            || vec![0.0; geo.outputs],
-            |mut a, b| {
-                a.iter_mut().zip(b).for_each(|(u, v)| *u += v);
-                a
-            },
-        )
+    batch_sum(geo, geo.outputs, |samples, acc| {
+        for n in samples {
+            let g_out = &grad[n * geo.output_len()..][..geo.output_len()];
+            for (a, channel) in acc.iter_mut().zip(g_out.chunks_exact(positions)) {
+                *a += channel.iter().sum::<f32>();
+            }
+        }
+    })
 }
 
 /// The geometry of convolving `x` by `weight` under `options`, when these kernels cover it:
@@ -561,6 +569,42 @@ mod tests {
                 })
                 .collect();
             close(&db, &expected_db, "bias grad");
+        }
+    }
+
+    /// Sums over the batch do not depend on how many threads share the work.
+    #[test]
+    fn gradients_are_the_same_on_one_thread_and_on_many() {
+        let geo = Geometry {
+            batch: 61,
+            ..geometries()[0]
+        };
+        let x = values(geo.batch * geo.sample_len(), 7);
+        let g = values(geo.batch * geo.output_len(), 8);
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool");
+            pool.install(|| (weight_grad(&x, &g, &geo), bias_grad(&g, &geo)))
+        };
+        let one = on(1);
+        for threads in [2, 3, 4] {
+            let many = on(threads);
+            assert!(
+                one.0
+                    .iter()
+                    .zip(&many.0)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "weight grad on {threads} threads"
+            );
+            assert!(
+                one.1
+                    .iter()
+                    .zip(&many.1)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "bias grad on {threads} threads"
+            );
         }
     }
 }
