@@ -6,7 +6,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::plot::font_available;
+use super::plot::{font_available, value_range};
 
 /// One curve: its name, its points, and optionally a half-width of an error bar per point.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -61,8 +61,8 @@ pub fn curves(curves: &[Curve], axes: &Axes, path: &Path) -> Result<(), String> 
             .collect()
     };
     let all: Vec<(f64, f64, f64)> = curves.iter().flat_map(spans).collect();
-    let (x0, x1) = padded(all.iter().map(|p| p.0));
-    let (y0, y1) = padded(all.iter().flat_map(|p| [p.1, p.2]));
+    let (x0, x1) = value_range(all.iter().map(|p| p.0), [0.05; 2]);
+    let (y0, y1) = value_range(all.iter().flat_map(|p| [p.1, p.2]), [0.05; 2]);
     let mut builder = ChartBuilder::on(&area);
     builder.margin(16);
     if text {
@@ -185,24 +185,6 @@ pub fn heatmap(matrix: &[Vec<f64>], title: &str, path: &Path) -> Result<(), Stri
         chart.draw_series(labels).map_err(err)?;
     }
     area.present().map_err(err)
-}
-
-/// A range covering `values` with a margin, widened when they are all equal.
-fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values
-        .filter(|v| v.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-            (lo.min(v), hi.max(v))
-        });
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = if hi - lo < 1e-12 {
-        0.5
-    } else {
-        (hi - lo) * 0.05
-    };
-    (lo - pad, hi + pad)
 }
 
 #[cfg(test)]

@@ -62,8 +62,8 @@ fn draw<DB: DrawingBackend>(
     let err = |e: &dyn std::fmt::Display| e.to_string();
     area.fill(&WHITE).map_err(|e| err(&e))?;
     let points: Vec<&(f64, f64)> = series.iter().flat_map(|s| &s.points).collect();
-    let (x0, x1) = bounds(points.iter().map(|p| p.0));
-    let (y0, y1) = bounds(points.iter().map(|p| p.1));
+    let (x0, x1) = value_range(points.iter().map(|p| p.0), [0.0, 0.02]);
+    let (y0, y1) = value_range(points.iter().map(|p| p.1), [0.0, 0.02]);
     let mut builder = ChartBuilder::on(&area);
     builder.margin(16);
     if text {
@@ -107,8 +107,12 @@ fn draw<DB: DrawingBackend>(
     area.present().map_err(|e| err(&e))
 }
 
-/// A range covering `values`, widened when they are all equal.
-fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+/// A range covering `values` with margins below and above, as fractions of its span; a point
+/// (all values equal) is widened by 0.5 each way, and no finite value gives `0..1`.
+pub(super) fn value_range(
+    values: impl Iterator<Item = f64>,
+    [below, above]: [f64; 2],
+) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -117,9 +121,10 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    if hi - lo < 1e-12 {
+    let span = hi - lo;
+    if span < 1e-12 {
         (lo - 0.5, hi + 0.5)
     } else {
-        (lo, hi + (hi - lo) * 0.02)
+        (lo - span * below, hi + span * above)
     }
 }
