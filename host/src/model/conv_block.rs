@@ -651,4 +651,72 @@ mod tests {
         assert_eq!(y.dims(), [1, 1, 1, 1]);
         assert_eq!(to_f32(y.flatten::<1>(0, 3)), vec![4.0]);
     }
+
+    /// The forward pass runs a 1-D convolution as a block over rows of height 1.
+    #[test]
+    fn a_block_over_rows_is_burns_1d_convolution() {
+        use burn::tensor::module::conv1d;
+        for device in devices() {
+            let _generator = seed::device_generator();
+            device.seed(9);
+            let normal = Distribution::Normal(0.0, 1.0);
+            let x = Tensor::<3>::random([3, 4, 17], normal, &device);
+            let w = Tensor::<3>::random([6, 2, 5], normal, &device);
+            let b = Tensor::<1>::random([6], normal, &device);
+            drop(_generator);
+            let grads_of = |as_block: bool| {
+                let (x_t, w_t) = (
+                    x.clone().autodiff().require_grad(),
+                    w.clone().autodiff().require_grad(),
+                );
+                let b_t = b.clone().autodiff().require_grad();
+                let out = if as_block {
+                    let options = ConvOptions::new([1, 2], [0, 3], [1; 2], 2);
+                    let tail = Tail {
+                        relu: true,
+                        max_pool: None,
+                    };
+                    let y = conv_block(
+                        x_t.clone().unsqueeze_dim(2),
+                        w_t.clone().unsqueeze_dim(2),
+                        Some(b_t.clone()),
+                        options,
+                        tail,
+                    );
+                    y.squeeze_dim::<3>(2)
+                } else {
+                    let options = ConvOptions::new([2], [3], [1], 2);
+                    relu(conv1d(x_t.clone(), w_t.clone(), Some(b_t.clone()), options))
+                };
+                let weights = out.clone().detach().cos();
+                let grads = (out.clone() * weights).sum().backward();
+                let mut all = vec![to_f32(out.without_autodiff().flatten::<1>(0, 2))];
+                all.push(
+                    x_t.grad(&grads)
+                        .map(|g| to_f32(g.flatten::<1>(0, 2)))
+                        .unwrap_or_default(),
+                );
+                all.push(
+                    w_t.grad(&grads)
+                        .map(|g| to_f32(g.flatten::<1>(0, 2)))
+                        .unwrap_or_default(),
+                );
+                all.push(b_t.grad(&grads).map(to_f32).unwrap_or_default());
+                all
+            };
+            for (what, (a, b)) in ["output", "x grad", "w grad", "b grad"]
+                .iter()
+                .zip(grads_of(true).iter().zip(&grads_of(false)))
+            {
+                assert_eq!(a.len(), b.len(), "{device:?}: {what} length");
+                assert!(!a.is_empty(), "{device:?}: {what} computed");
+                for (u, v) in a.iter().zip(b) {
+                    assert!(
+                        (u - v).abs() <= 1e-4 * (1.0 + v.abs()),
+                        "{device:?}: {what} {u} vs {v}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -15,7 +15,7 @@
 
 use burn::tensor::activation::{gelu, leaky_relu, relu, sigmoid, tanh};
 use burn::tensor::module::{
-    avg_pool1d, avg_pool2d, batch_norm, batch_norm_train, conv1d, max_pool1d, max_pool2d,
+    avg_pool1d, avg_pool2d, batch_norm, batch_norm_train, max_pool1d, max_pool2d,
 };
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions, MaxPoolOptions};
 use burn::tensor::{Distribution, Tensor};
@@ -228,9 +228,19 @@ impl Pass<'_> {
                     stride,
                     padding,
                 } => {
-                    let (tail, taken) = self.block_tail(after);
+                    let (tail, taken) = self.block_tail(after, true);
                     rest = &after[taken..];
                     self.conv2d(act, weight, bias, stride, padding, tail)
+                }
+                Step::Conv1d {
+                    weight,
+                    bias,
+                    stride,
+                    padding,
+                } => {
+                    let (tail, taken) = self.block_tail(after, false);
+                    rest = &after[taken..];
+                    self.conv1d(act, weight, bias, stride, padding, tail)
                 }
                 _ => self.step(step, act),
             };
@@ -238,16 +248,17 @@ impl Pass<'_> {
         act
     }
 
-    /// The ReLU and max pooling that directly follow a convolution, which run inside its block,
-    /// and how many steps they are. A probed ReLU stays a step of its own.
-    fn block_tail(&self, after: &[Step]) -> (Tail, usize) {
+    /// The ReLU and (for a 2-D convolution, `pool`) max pooling that directly follow a
+    /// convolution, which run inside its block, and how many steps they are. A probed ReLU stays
+    /// a step of its own.
+    fn block_tail(&self, after: &[Step], pool: bool) -> (Tail, usize) {
         let mut tail = Tail::default();
         let mut taken = 0;
         if self.probe == Probe::None && matches!(after.first(), Some(Step::Relu)) {
             tail.relu = true;
             taken = 1;
         }
-        if let Some(&Step::MaxPool2d { kernel, stride }) = after.get(taken) {
+        if let (true, Some(&Step::MaxPool2d { kernel, stride })) = (pool, after.get(taken)) {
             tail.max_pool = Some((kernel, stride));
             taken += 1;
         }
@@ -280,7 +291,7 @@ impl Pass<'_> {
                 bias,
                 stride,
                 padding,
-            } => self.conv1d(act, weight, bias, stride, padding),
+            } => self.conv1d(act, weight, bias, stride, padding, Tail::default()),
             Step::MaxPool2d { kernel, stride } => act.map(
                 |x| max_pool2d(x, MaxPoolOptions::new([kernel; 2]).with_stride([stride; 2])),
                 |x| x,
@@ -417,6 +428,7 @@ impl Pass<'_> {
         Act::D2 { x, shared: false }
     }
 
+    /// A 1-D convolution as a 2-D one over rows of height 1, so that it runs as a block too.
     fn conv1d(
         &mut self,
         act: Act,
@@ -424,19 +436,24 @@ impl Pass<'_> {
         bias: Option<usize>,
         stride: usize,
         padding: usize,
+        tail: Tail,
     ) -> Act {
         let Act::D1 { x, shared } = act else {
             unreachable!("layout checked conv1d's input")
         };
         let groups = if shared { 1 } else { self.members };
-        let options = ConvOptions::new([stride], [padding], [1], groups);
-        let x = conv1d(
-            x,
-            self.param_as::<3>(weight),
+        let options = ConvOptions::new([1, stride], [0, padding], [1; 2], groups);
+        let x = conv_block(
+            x.unsqueeze_dim(2),
+            self.param_as::<3>(weight).unsqueeze_dim(2),
             bias.map(|b| self.param(b)),
             options,
+            tail,
         );
-        Act::D1 { x, shared: false }
+        Act::D1 {
+            x: x.squeeze_dim(2),
+            shared: false,
+        }
     }
 
     fn linear(
