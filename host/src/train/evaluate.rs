@@ -73,47 +73,27 @@ pub fn evaluate(
     options: EvalOptions,
 ) -> Result<Evaluation, LossMismatch> {
     let scale = model.spec().target_scale;
-    let indices: Vec<usize> = options
-        .subset
-        .clone()
-        .unwrap_or_else(|| (0..split.len()).collect());
-    let n = indices.len();
-    let mut losses = Vec::new();
-    let mut outputs = Vec::new();
     // Per ReLU layer, `[M]` counts of inactive outputs summed over batches (as fractions times
     // the batch's size, so that a short last batch weighs what it holds).
     let mut inactive: Vec<Tensor<1>> = Vec::new();
-    for chunk in indices.chunks(options.batch_size.max(1)) {
-        let (x, y) = split.batch(chunk);
-        let out = if options.diagnostics {
-            let (out, fractions) = model.predict_probed(x);
-            let weighted = fractions
-                .into_iter()
-                .map(|f| f.mul_scalar(chunk.len() as f64));
-            inactive = match inactive.is_empty() {
-                true => weighted.collect(),
-                false => inactive
-                    .into_iter()
-                    .zip(weighted)
-                    .map(|(a, b)| a + b)
-                    .collect(),
-            };
-            out
-        } else {
-            model.predict(x)
+    let batches = run_batches(split, &options, loss, scale, |x, size| {
+        if !options.diagnostics {
+            return model.predict(x);
+        }
+        let (out, fractions) = model.predict_probed(x);
+        let weighted = fractions.into_iter().map(|f| f.mul_scalar(size as f64));
+        inactive = match inactive.is_empty() {
+            true => weighted.collect(),
+            false => inactive
+                .drain(..)
+                .zip(weighted)
+                .map(|(a, b)| a + b)
+                .collect(),
         };
-        losses.push(loss::per_sample(out.clone(), &y, loss, scale)?);
-        outputs.push(out);
-    }
-    let (mut evaluation, targets) = score(
-        outputs,
-        losses,
-        &indices,
-        model.members(),
-        split,
-        scale,
-        &options,
-    );
+        out
+    })?;
+    let n = batches.indices.len();
+    let (mut evaluation, targets) = score(batches, model.members(), split, scale, &options);
     if options.diagnostics
         && let (Some(probs), Targets::Classes(_)) = (&evaluation.probabilities, &targets)
     {
@@ -162,7 +142,36 @@ pub fn evaluate_each(
         return Ok(evaluate(&stack, split, loss, options)?);
     }
     let scale = first.spec().target_scale;
-    let indices = options
+    let batches = run_batches(split, &options, loss, scale, |x, _| {
+        Tensor::cat(models.iter().map(|m| m.predict(x.clone())).collect(), 0)
+    })?;
+    let (mut evaluation, _) = score(batches, models.len(), split, scale, &options);
+    if !options.probabilities {
+        evaluation.probabilities = None;
+    }
+    Ok(evaluation)
+}
+
+/// What a pass over the evaluated samples gives, batch by batch.
+struct Batches {
+    /// The samples evaluated, in order.
+    indices: Vec<usize>,
+    /// Per batch, the outputs `[M, B, K]`.
+    outputs: Vec<Tensor<3>>,
+    /// Per batch, the per-sample losses `[M, B]`.
+    losses: Vec<Tensor<2>>,
+}
+
+/// Runs `forward` (a batch of inputs and its size → outputs `[M, B, K]`) over the batches of
+/// `options.subset`, else of the whole split.
+fn run_batches(
+    split: &DeviceSplit,
+    options: &EvalOptions,
+    loss: LossKind,
+    scale: Option<TargetScale>,
+    mut forward: impl FnMut(Tensor<2>, usize) -> Tensor<3>,
+) -> Result<Batches, LossMismatch> {
+    let indices: Vec<usize> = options
         .subset
         .clone()
         .unwrap_or_else(|| (0..split.len()).collect());
@@ -170,23 +179,15 @@ pub fn evaluate_each(
     let mut outputs = Vec::new();
     for chunk in indices.chunks(options.batch_size.max(1)) {
         let (x, y) = split.batch(chunk);
-        let out = Tensor::cat(models.iter().map(|m| m.predict(x.clone())).collect(), 0);
+        let out = forward(x, chunk.len());
         losses.push(loss::per_sample(out.clone(), &y, loss, scale)?);
         outputs.push(out);
     }
-    let (mut evaluation, _) = score(
+    Ok(Batches {
+        indices,
         outputs,
         losses,
-        &indices,
-        models.len(),
-        split,
-        scale,
-        &options,
-    );
-    if !options.probabilities {
-        evaluation.probabilities = None;
-    }
-    Ok(evaluation)
+    })
 }
 
 /// Why models could not be evaluated together.
@@ -203,17 +204,20 @@ pub enum EvaluateError {
     Loss(#[from] LossMismatch),
 }
 
-/// Metrics from the batches' outputs `[M, B, K]` and per-sample losses `[M, B]`; the
-/// probabilities are kept for the caller to use or drop.
+/// Metrics from the batches' outputs and per-sample losses; the probabilities are kept for the
+/// caller to use or drop.
 fn score(
-    outputs: Vec<Tensor<3>>,
-    losses: Vec<Tensor<2>>,
-    indices: &[usize],
+    batches: Batches,
     members: usize,
     split: &DeviceSplit,
     scale: Option<TargetScale>,
     options: &EvalOptions,
 ) -> (Evaluation, Targets) {
+    let Batches {
+        indices,
+        outputs,
+        losses,
+    } = batches;
     let n = indices.len();
     let member_losses: Vec<Vec<f32>> = match losses.is_empty() {
         true => vec![Vec::new(); members],
@@ -222,7 +226,7 @@ fn score(
             .map(<[f32]>::to_vec)
             .collect(),
     };
-    let targets = split.host_targets.gather(indices);
+    let targets = split.host_targets.gather(&indices);
     let mut evaluation = match (&targets, outputs.is_empty()) {
         (_, true) => Evaluation {
             members: vec![Metrics::default(); members],
