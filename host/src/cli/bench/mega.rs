@@ -3,9 +3,10 @@
 //!
 //! coevo's ways: the candidates are blended where the parents live and scored on a validation
 //! split resident on the device, either stacked along the member dimension in one pass (what
-//! the host does on a GPU) or each on its own (what it does on a CPU). The reference way: for each candidate, the parents' parameters are read back to host
-//! memory, blended there, written into a model, and the model is scored batch by batch on
-//! images copied from host memory, its outputs copied back to count the hits.
+//! the host does on a GPU) or each on its own (what it does on a CPU). The reference way: for
+//! each candidate, the parents' parameters are read back to host memory, blended there,
+//! written into a model, and the model is scored batch by batch on images copied from host
+//! memory, its outputs copied back to count the hits.
 
 use std::time::Instant;
 
