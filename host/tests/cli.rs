@@ -217,6 +217,13 @@ log_metrics(#{ validation_accuracy: scores.members[0].accuracy });
 #{ accuracy: scores.members[0].accuracy, best: best.best.fitness }
 "#;
 
+/// Records a run has written to `metrics.jsonl` so far (none before the file exists).
+fn records_logged(run: &std::path::Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
 fn metrics_of(run: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
@@ -281,10 +288,7 @@ fn kill_9_at_random_moments_then_resume_reaches_the_same_numbers() {
         let deadline =
             std::time::Instant::now() + std::time::Duration::from_secs_f64(duration * 4.0 + 10.0);
         while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-            let logged = std::fs::read_to_string(killed.join("metrics.jsonl"))
-                .map(|t| t.lines().count())
-                .unwrap_or(0);
-            if logged >= target {
+            if records_logged(&killed) >= target {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
@@ -440,11 +444,7 @@ fn ctrl_c_stops_after_a_checkpoint_and_the_run_resumes() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::read_to_string(run.join("metrics.jsonl"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-        < 6
-    {
+    while records_logged(&run) < 6 {
         assert!(
             std::time::Instant::now() < deadline && child.try_wait().unwrap().is_none(),
             "the run ended before it could be interrupted"
@@ -581,12 +581,7 @@ fn the_mega_experiments_run_and_a_killed_one_resumes_to_the_same_numbers() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    while child.try_wait().unwrap().is_none()
-        && std::fs::read_to_string(killed.join("metrics.jsonl"))
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
-            < half
-    {
+    while child.try_wait().unwrap().is_none() && records_logged(&killed) < half {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     assert!(

@@ -64,6 +64,14 @@ fn recording_fitness(seen: &Seen, sign: f64) -> Box<dyn Fn(Value) -> Value> {
     })
 }
 
+/// [`host_with_parents`] with a `fitness` hook recording what it sees, as it is.
+fn recorded_host(count: usize) -> (MockHost, Vec<ModelId>, Seen) {
+    let seen = Seen::default();
+    let (host, parents) = host_with_parents(count);
+    host.set_hook("fitness", Some(recording_fitness(&seen, 1.0)));
+    (host, parents, seen)
+}
+
 fn config(parents: &[ModelId]) -> Value {
     json!({
         "parents": parents,
@@ -91,14 +99,10 @@ fn mean(values: &[f64]) -> f64 {
 
 #[test]
 fn an_edited_fitness_hook_changes_selection_from_the_next_generation_on() {
-    let seen_plain = Seen::default();
-    let (host, parents) = host_with_parents(2);
-    host.set_hook("fitness", Some(recording_fitness(&seen_plain, 1.0)));
+    let (host, parents, seen_plain) = recorded_host(2);
     run_to_end(&mut instance(&host, &config(&parents)));
 
-    let seen_edited = Seen::default();
-    let (host, parents) = host_with_parents(2);
-    host.set_hook("fitness", Some(recording_fitness(&seen_edited, 1.0)));
+    let (host, parents, seen_edited) = recorded_host(2);
     let mut search = instance(&host, &config(&parents));
     for _ in 0..3 {
         search.step().unwrap();
@@ -123,15 +127,11 @@ fn an_edited_fitness_hook_changes_selection_from_the_next_generation_on() {
 
 #[test]
 fn a_merge_restored_from_a_snapshot_continues_as_if_never_stopped() {
-    let seen_whole = Seen::default();
-    let (host, parents) = host_with_parents(3);
-    host.set_hook("fitness", Some(recording_fitness(&seen_whole, 1.0)));
+    let (host, parents, seen_whole) = recorded_host(3);
     let whole = run_to_end(&mut instance(&host, &config(&parents)));
     let whole_params = host.params(whole["merged"]["model"].as_u64().unwrap());
 
-    let seen_resumed = Seen::default();
-    let (host, parents) = host_with_parents(3);
-    host.set_hook("fitness", Some(recording_fitness(&seen_resumed, 1.0)));
+    let (host, parents, seen_resumed) = recorded_host(3);
     let mut first = instance(&host, &config(&parents));
     // Midway through the first of the two merges.
     for _ in 0..6 {
