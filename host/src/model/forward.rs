@@ -220,30 +220,9 @@ impl Pass<'_> {
     fn sequence(&mut self, steps: &[Step], mut act: Act) -> Act {
         let mut rest = steps;
         while let Some((step, after)) = rest.split_first() {
-            rest = after;
-            act = match *step {
-                Step::Conv2d {
-                    weight,
-                    bias,
-                    stride,
-                    padding,
-                } => {
-                    let (tail, taken) = self.block_tail(after, true);
-                    rest = &after[taken..];
-                    self.conv2d(act, weight, bias, stride, padding, tail)
-                }
-                Step::Conv1d {
-                    weight,
-                    bias,
-                    stride,
-                    padding,
-                } => {
-                    let (tail, taken) = self.block_tail(after, false);
-                    rest = &after[taken..];
-                    self.conv1d(act, weight, bias, stride, padding, tail)
-                }
-                _ => self.step(step, act),
-            };
+            let taken;
+            (act, taken) = self.step(step, after, act);
+            rest = &after[taken..];
         }
         act
     }
@@ -278,20 +257,28 @@ impl Pass<'_> {
         self.param(index).reshape(dims)
     }
 
-    fn step(&mut self, step: &Step, act: Act) -> Act {
-        match *step {
+    /// Runs `step` on `act`; a convolution also takes in what of the steps `after` it runs as
+    /// its block. Returns the result and how many of `after` were taken.
+    fn step(&mut self, step: &Step, after: &[Step], act: Act) -> (Act, usize) {
+        let out = match *step {
             Step::Conv2d {
                 weight,
                 bias,
                 stride,
                 padding,
-            } => self.conv2d(act, weight, bias, stride, padding, Tail::default()),
+            } => {
+                let (tail, taken) = self.block_tail(after, true);
+                return (self.conv2d(act, weight, bias, stride, padding, tail), taken);
+            }
             Step::Conv1d {
                 weight,
                 bias,
                 stride,
                 padding,
-            } => self.conv1d(act, weight, bias, stride, padding, Tail::default()),
+            } => {
+                let (tail, taken) = self.block_tail(after, false);
+                return (self.conv1d(act, weight, bias, stride, padding, tail), taken);
+            }
             Step::MaxPool2d { kernel, stride } => act.map(
                 |x| max_pool2d(x, MaxPoolOptions::new([kernel; 2]).with_stride([stride; 2])),
                 |x| x,
@@ -351,7 +338,8 @@ impl Pass<'_> {
                 let skip = self.sequence(shortcut, act);
                 self.add(main, skip)
             }
-        }
+        };
+        (out, 0)
     }
 
     /// `[M]`: the fraction of each member's values in `act` that are zero (ReLU outputs are
