@@ -100,7 +100,6 @@ pub trait ConvTape: ConvBlockBackend {
         recorded: Self::Recorded,
         output_grad: FloatTensor<Self>,
         options: &ConvOptions<2>,
-        tail: Tail,
         wanted: [bool; 3],
     ) -> [Option<FloatTensor<Self>>; 3];
 }
@@ -115,31 +114,11 @@ pub struct FlexRecord {
     pool: Option<FlexPool>,
 }
 
-/// A pooling's record: by coevo's kernels, or by flex's (its input and indices).
+/// A pooling's record: by coevo's kernels, or by flex's (its input, indices, kernel and stride).
 #[derive(Debug, Clone)]
 enum FlexPool {
     Argmax(flex_pool::PoolRecord),
-    Indices(FloatTensor<Flex>, IntTensor<Flex>),
-}
-
-fn flex_plain(
-    x: FloatTensor<Flex>,
-    weight: FloatTensor<Flex>,
-    bias: Option<FloatTensor<Flex>>,
-    options: ConvOptions<2>,
-    tail: Tail,
-) -> FloatTensor<Flex> {
-    let mut y = flex_conv::conv2d(x, weight, bias, options);
-    if tail.relu {
-        y = Flex::relu(y);
-    }
-    if let Some((kernel, stride)) = tail.max_pool {
-        y = match flex_pool::forward(&y, kernel, stride) {
-            Some((pooled, _)) => pooled,
-            None => Flex::max_pool2d(y, [kernel; 2], [stride; 2], [0; 2], [1; 2], false),
-        };
-    }
-    y
+    Indices(FloatTensor<Flex>, IntTensor<Flex>, (usize, usize)),
 }
 
 impl ConvBlockBackend for Flex {
@@ -150,7 +129,9 @@ impl ConvBlockBackend for Flex {
         options: ConvOptions<2>,
         tail: Tail,
     ) -> FloatTensor<Self> {
-        flex_plain(x, weight, Some(bias), options, tail)
+        // Keeping the record costs next to nothing: shared handles, and the argmax the pooling
+        // finds anyway.
+        Self::record(x, weight, Some(bias), &options, tail).0
     }
 
     fn conv_block_unbiased(
@@ -159,7 +140,7 @@ impl ConvBlockBackend for Flex {
         options: ConvOptions<2>,
         tail: Tail,
     ) -> FloatTensor<Self> {
-        flex_plain(x, weight, None, options, tail)
+        Self::record(x, weight, None, &options, tail).0
     }
 }
 
@@ -195,7 +176,7 @@ impl ConvTape for Flex {
                     false,
                     int_dtype,
                 );
-                pool = Some(FlexPool::Indices(y, pooled.indices));
+                pool = Some(FlexPool::Indices(y, pooled.indices, (kernel, stride)));
                 y = pooled.output;
             }
         }
@@ -213,7 +194,6 @@ impl ConvTape for Flex {
         recorded: FlexRecord,
         output_grad: FloatTensor<Self>,
         options: &ConvOptions<2>,
-        tail: Tail,
         [want_x, want_weight, want_bias]: [bool; 3],
     ) -> [Option<FloatTensor<Self>>; 3] {
         let FlexRecord {
@@ -224,9 +204,9 @@ impl ConvTape for Flex {
             pool,
         } = recorded;
         let mut grad = output_grad;
-        match (pool, tail.max_pool) {
-            (Some(FlexPool::Argmax(record)), _) => grad = flex_pool::backward(&record, &grad),
-            (Some(FlexPool::Indices(input, indices)), Some((kernel, stride))) => {
+        match pool {
+            Some(FlexPool::Argmax(record)) => grad = flex_pool::backward(&record, &grad),
+            Some(FlexPool::Indices(input, indices, (kernel, stride))) => {
                 grad = Self::max_pool2d_with_indices_backward(
                     input,
                     [kernel; 2],
@@ -239,7 +219,7 @@ impl ConvTape for Flex {
                 )
                 .x_grad;
             }
-            _ => {}
+            None => {}
         }
         if let Some(output) = relu_output {
             grad = Self::relu_backward(output, grad);
@@ -377,7 +357,6 @@ mod libtorch {
             recorded: TorchRecord,
             output_grad: FloatTensor<Self>,
             _options: &ConvOptions<2>,
-            _tail: Tail,
             wanted: [bool; 3],
         ) -> [Option<FloatTensor<Self>>; 3] {
             let TorchRecord {
@@ -423,7 +402,7 @@ mod libtorch {
 struct BlockStep;
 
 impl<B: ConvTape, const N: usize> Backward<B, N> for BlockStep {
-    type State = (B::Recorded, ConvOptions<2>, Tail);
+    type State = (B::Recorded, ConvOptions<2>);
 
     fn backward(
         self,
@@ -432,9 +411,9 @@ impl<B: ConvTape, const N: usize> Backward<B, N> for BlockStep {
         _checkpointer: &mut Checkpointer,
     ) {
         let output_grad = grads.consume::<B>(&ops.node);
-        let (recorded, options, tail) = ops.state;
+        let (recorded, options) = ops.state;
         let wanted = [0, 1, 2].map(|i| ops.parents.get(i).is_some_and(Option::is_some));
-        let computed = B::gradients(recorded, output_grad, &options, tail, wanted);
+        let computed = B::gradients(recorded, output_grad, &options, wanted);
         for (parent, grad) in ops.parents.iter().zip(computed) {
             if let (Some(node), Some(grad)) = (parent, grad) {
                 grads.register::<B>(node.id, grad);
@@ -443,7 +422,7 @@ impl<B: ConvTape, const N: usize> Backward<B, N> for BlockStep {
     }
 }
 
-type BlockState<B> = (<B as ConvTape>::Recorded, ConvOptions<2>, Tail);
+type BlockState<B> = (<B as ConvTape>::Recorded, ConvOptions<2>);
 
 /// Runs the block on `B` and, when a parent is tracked, keeps its record for the backward step.
 fn recorded_or_plain<B: ConvTape, C: CheckpointStrategy, const N: usize>(
@@ -456,7 +435,7 @@ fn recorded_or_plain<B: ConvTape, C: CheckpointStrategy, const N: usize>(
     match prep {
         OpsKind::Tracked(prep) => {
             let (output, recorded) = B::record(x, weight, bias, &options, tail);
-            prep.finish((recorded, options, tail), output)
+            prep.finish((recorded, options), output)
         }
         OpsKind::UnTracked(prep) => prep.finish(match bias {
             Some(bias) => B::conv_block(x, weight, bias, options, tail),

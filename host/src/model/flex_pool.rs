@@ -12,6 +12,8 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorData;
 use rayon::prelude::*;
 
+use super::flex_conv::values;
+
 /// What the backward pass needs: where each output came from, and the input's shape.
 #[derive(Debug, Clone)]
 pub struct PoolRecord {
@@ -82,15 +84,7 @@ fn covered(x: &FlexTensor, kernel: usize) -> Option<[usize; 4]> {
 /// tensor is not one these kernels cover (then flex's own pooling applies).
 pub fn forward(x: &FlexTensor, kernel: usize, stride: usize) -> Option<(FlexTensor, PoolRecord)> {
     let input @ [n, c, h, w] = covered(x, kernel)?;
-    let contiguous;
-    let values = match x.as_slice::<f32>() {
-        Some(values) => values,
-        None => {
-            contiguous = x.to_contiguous();
-            contiguous.as_slice::<f32>()?
-        }
-    };
-    let (out, argmax) = pool(values, [h, w], kernel, stride);
+    let (out, argmax) = pool(&values(x), [h, w], kernel, stride);
     let output = [(h - kernel) / stride + 1, (w - kernel) / stride + 1];
     let tensor = FlexTensor::from_data(TensorData::new(out, [n, c, output[0], output[1]]));
     let record = PoolRecord {
