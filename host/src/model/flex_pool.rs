@@ -25,10 +25,15 @@ pub struct PoolRecord {
     output: [usize; 2],
 }
 
+/// The pooled height and width of an `h × w` plane.
+fn pooled([h, w]: [usize; 2], kernel: usize, stride: usize) -> [usize; 2] {
+    [(h - kernel) / stride + 1, (w - kernel) / stride + 1]
+}
+
 /// Pools planes of `h × w` values with a square `kernel` every `stride`, without padding:
 /// the pooled values and each one's argmax within its plane.
 fn pool(x: &[f32], [h, w]: [usize; 2], kernel: usize, stride: usize) -> (Vec<f32>, Vec<u32>) {
-    let (oh, ow) = ((h - kernel) / stride + 1, (w - kernel) / stride + 1);
+    let [oh, ow] = pooled([h, w], kernel, stride);
     let planes = x.len() / (h * w);
     let mut out = vec![0.0; planes * oh * ow];
     let mut argmax = vec![0u32; planes * oh * ow];
@@ -85,7 +90,7 @@ fn covered(x: &FlexTensor, kernel: usize) -> Option<[usize; 4]> {
 pub fn forward(x: &FlexTensor, kernel: usize, stride: usize) -> Option<(FlexTensor, PoolRecord)> {
     let input @ [n, c, h, w] = covered(x, kernel)?;
     let (out, argmax) = pool(&values(x), [h, w], kernel, stride);
-    let output = [(h - kernel) / stride + 1, (w - kernel) / stride + 1];
+    let output = pooled([h, w], kernel, stride);
     let tensor = FlexTensor::from_data(TensorData::new(out, [n, c, output[0], output[1]]));
     let record = PoolRecord {
         argmax: Arc::new(argmax),
@@ -97,15 +102,9 @@ pub fn forward(x: &FlexTensor, kernel: usize, stride: usize) -> Option<(FlexTens
 
 /// The gradient of the pooling's input from its output gradient.
 pub fn backward(record: &PoolRecord, output_grad: &FlexTensor) -> FlexTensor {
-    let contiguous = output_grad.to_contiguous();
-    let grad = contiguous.as_slice::<f32>().unwrap_or_default();
     let [_, _, h, w] = record.input;
-    let dx = unpool(
-        grad,
-        &record.argmax,
-        h * w,
-        record.output[0] * record.output[1],
-    );
+    let outputs = record.output[0] * record.output[1];
+    let dx = unpool(&values(output_grad), &record.argmax, h * w, outputs);
     FlexTensor::from_data(TensorData::new(dx, record.input))
 }
 
@@ -115,7 +114,7 @@ mod tests {
 
     #[test]
     fn windows_give_their_maximum_and_its_place() {
-        // One 4×5 plane, 2×2 windows every 2: columns 4 is never read.
+        // One 4×5 plane, 2×2 windows every 2: column 4 is never read.
         let x: Vec<f32> = vec![
             1.0,
             5.0,
