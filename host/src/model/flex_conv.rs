@@ -132,8 +132,26 @@ fn inside(outputs: usize, width: usize, stride: usize, tap: usize, pad: usize) -
     (lo, hi)
 }
 
-/// Unfolds `group`'s channels of one sample into `cols` (`taps × positions`).
-fn unfold(sample: &[f32], geo: &Geometry, group: usize, cols: &mut [f32]) {
+/// One output row of one tap: where its values sit in `cols`, and what of the input it reads.
+struct TapRow {
+    cols_at: usize,
+    /// `None` when the row lies wholly in the padding.
+    read: Option<LineRead>,
+}
+
+/// The input line an output row reads.
+struct LineRead {
+    /// The line's start in the sample.
+    line_at: usize,
+    /// The output columns `lo..hi` that fall inside the line.
+    lo: usize,
+    hi: usize,
+    /// The input column read by output column `lo`; the next ones follow every stride.
+    start: usize,
+}
+
+/// Calls `visit` for every output row of every tap of `group`'s channels, in `cols` order.
+fn for_each_tap_row(geo: &Geometry, group: usize, mut visit: impl FnMut(TapRow)) {
     let [h, w] = geo.input;
     let [kh, kw] = geo.kernel;
     let [sh, sw] = geo.stride;
@@ -141,67 +159,78 @@ fn unfold(sample: &[f32], geo: &Geometry, group: usize, cols: &mut [f32]) {
     let [oh, ow] = geo.output();
     let per_group = geo.channels / geo.groups;
     for cl in 0..per_group {
-        let plane = &sample[(group * per_group + cl) * h * w..][..h * w];
+        let plane_at = (group * per_group + cl) * h * w;
         for ki in 0..kh {
             for kj in 0..kw {
-                let row = &mut cols[((cl * kh + ki) * kw + kj) * oh * ow..][..oh * ow];
+                let row_at = ((cl * kh + ki) * kw + kj) * oh * ow;
                 let (lo, hi) = inside(ow, w, sw, kj, pw);
-                for (oi, out) in row.chunks_exact_mut(ow).enumerate() {
+                for oi in 0..oh {
                     let i = (oi * sh + ki) as isize - ph as isize;
-                    if i < 0 || i >= h as isize || lo == hi {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let line = &plane[i as usize * w..][..w];
-                    out[..lo].fill(0.0);
-                    out[hi..].fill(0.0);
-                    // The first input column read; in bounds by `inside`.
-                    let start = lo * sw + kj - pw;
-                    if sw == 1 {
-                        out[lo..hi].copy_from_slice(&line[start..start + hi - lo]);
-                    } else {
-                        for (v, x) in out[lo..hi].iter_mut().zip(line[start..].iter().step_by(sw)) {
-                            *v = *x;
-                        }
-                    }
+                    let inside_rows = i >= 0 && i < h as isize;
+                    // The first input column read is in bounds by `inside`.
+                    let read = (inside_rows && lo < hi).then(|| LineRead {
+                        line_at: plane_at + i as usize * w,
+                        lo,
+                        hi,
+                        start: lo * sw + kj - pw,
+                    });
+                    visit(TapRow {
+                        cols_at: row_at + oi * ow,
+                        read,
+                    });
                 }
             }
         }
     }
 }
 
-/// Adds the unfolded `cols` of `group` back onto one sample's input gradient (col2im).
-fn fold_add(cols: &[f32], geo: &Geometry, group: usize, sample: &mut [f32]) {
-    let [h, w] = geo.input;
-    let [kh, kw] = geo.kernel;
-    let [sh, sw] = geo.stride;
-    let [ph, pw] = geo.padding;
-    let [oh, ow] = geo.output();
-    let per_group = geo.channels / geo.groups;
-    for cl in 0..per_group {
-        let plane = &mut sample[(group * per_group + cl) * h * w..][..h * w];
-        for ki in 0..kh {
-            for kj in 0..kw {
-                let row = &cols[((cl * kh + ki) * kw + kj) * oh * ow..][..oh * ow];
-                let (lo, hi) = inside(ow, w, sw, kj, pw);
-                if lo == hi {
-                    continue;
-                }
-                let start = lo * sw + kj - pw;
-                for (oi, values) in row.chunks_exact(ow).enumerate() {
-                    let i = (oi * sh + ki) as isize - ph as isize;
-                    if i < 0 || i >= h as isize {
-                        continue;
-                    }
-                    let line = &mut plane[i as usize * w..][..w];
-                    let targets = line[start..].iter_mut().step_by(sw);
-                    for (x, v) in targets.zip(&values[lo..hi]) {
-                        *x += v;
-                    }
-                }
+/// Unfolds `group`'s channels of one sample into `cols` (`taps × positions`).
+fn unfold(sample: &[f32], geo: &Geometry, group: usize, cols: &mut [f32]) {
+    let (w, ow, sw) = (geo.input[1], geo.output()[1], geo.stride[1]);
+    for_each_tap_row(geo, group, |row| {
+        let out = &mut cols[row.cols_at..][..ow];
+        let Some(LineRead {
+            line_at,
+            lo,
+            hi,
+            start,
+        }) = row.read
+        else {
+            out.fill(0.0);
+            return;
+        };
+        let line = &sample[line_at..][..w];
+        out[..lo].fill(0.0);
+        out[hi..].fill(0.0);
+        if sw == 1 {
+            out[lo..hi].copy_from_slice(&line[start..start + hi - lo]);
+        } else {
+            for (v, x) in out[lo..hi].iter_mut().zip(line[start..].iter().step_by(sw)) {
+                *v = *x;
             }
         }
-    }
+    });
+}
+
+/// Adds the unfolded `cols` of `group` back onto one sample's input gradient (col2im).
+fn fold_add(cols: &[f32], geo: &Geometry, group: usize, sample: &mut [f32]) {
+    let (w, ow, sw) = (geo.input[1], geo.output()[1], geo.stride[1]);
+    for_each_tap_row(geo, group, |row| {
+        let Some(LineRead {
+            line_at,
+            lo,
+            hi,
+            start,
+        }) = row.read
+        else {
+            return;
+        };
+        let values = &cols[row.cols_at..][..ow];
+        let line = &mut sample[line_at..][..w];
+        for (x, v) in line[start..].iter_mut().step_by(sw).zip(&values[lo..hi]) {
+            *x += v;
+        }
+    });
 }
 
 /// The convolution of `x` (`[N, C, H, W]`) with `weight`, plus `bias`: `[N, O, oH, oW]`.
