@@ -216,18 +216,13 @@ fn unfold(sample: &[f32], geo: &Geometry, group: usize, cols: &mut [f32]) {
 fn fold_add(cols: &[f32], geo: &Geometry, group: usize, sample: &mut [f32]) {
     let (w, ow, sw) = (geo.input[1], geo.output()[1], geo.stride[1]);
     for_each_tap_row(geo, group, |row| {
-        let Some(LineRead {
-            line_at,
-            lo,
-            hi,
-            start,
-        }) = row.read
-        else {
+        let Some(read) = row.read else {
             return;
         };
         let values = &cols[row.cols_at..][..ow];
-        let line = &mut sample[line_at..][..w];
-        for (x, v) in line[start..].iter_mut().step_by(sw).zip(&values[lo..hi]) {
+        let line = &mut sample[read.line_at..][..w];
+        let targets = line[read.start..].iter_mut().step_by(sw);
+        for (x, v) in targets.zip(&values[read.lo..read.hi]) {
             *x += v;
         }
     });
