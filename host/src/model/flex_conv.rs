@@ -1,8 +1,8 @@
 //! 2-D convolution kernels for flex: per sample, the patches are unfolded into a matrix
 //! (im2col) that stays in cache, and a matrix product does the arithmetic.
 //!
-//! flex convolves directly and differentiates by other convolutions; on LeNet-5's first layer
-//! (3 input channels) its weight gradient alone took 115 ms at batch 512 on two cores. The
+//! flex convolves directly and differentiates by other convolutions, which was slowest on
+//! layers with few input channels (LeNet-5's first) and dominated flex's training step. The
 //! unfolded form turns the forward pass and both gradients into small dense products, which
 //! the `gemm` crate (flex's own matrix kernels) runs near the machine's peak. Samples are
 //! spread over rayon's threads, each with its own unfolding buffer.

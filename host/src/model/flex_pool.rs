@@ -1,9 +1,9 @@
 //! Max pooling for flex: the forward pass keeps each window's argmax, and the backward pass
 //! sends every gradient to its window's argmax.
 //!
-//! flex's own pooling with indices took 16 ms for LeNet-5's first pooling at batch 512 on two
-//! cores, about as long as the convolution before it. A window scan over each plane, planes
-//! spread over rayon's threads, takes a fraction of that. As in PyTorch, a NaN in a window wins.
+//! flex's own pooling with indices took about as long as the convolution before it in a
+//! LeNet-5 step; a window scan over each plane, planes spread over rayon's threads, takes a
+//! fraction of that. As in PyTorch, a NaN in a window wins.
 
 use std::sync::Arc;
 
