@@ -28,6 +28,11 @@ use burn::tensor::Tensor;
 use super::{flex_conv, flex_pool};
 
 /// What follows the convolution inside a block.
+///
+/// A ReLU and a max pooling commute (the ReLU is monotone), so both backends pool first and
+/// apply the ReLU to the pooled tensor, a quarter of the size under 2×2 pooling. The gradients
+/// agree too: a window whose maximum is positive passes its gradient to the same element either
+/// way, and one whose maximum is not passes none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Tail {
     /// A ReLU on the convolution's output.
@@ -155,11 +160,6 @@ impl ConvTape for Flex {
         tail: Tail,
     ) -> (FloatTensor<Self>, FlexRecord) {
         let mut y = flex_conv::conv2d(x.clone(), weight.clone(), bias.clone(), options.clone());
-        let mut relu_output = None;
-        if tail.relu {
-            y = Self::relu(y);
-            relu_output = Some(y.clone());
-        }
         let mut pool = None;
         if let Some((kernel, stride)) = tail.max_pool {
             if let Some((pooled, record)) = flex_pool::forward(&y, kernel, stride) {
@@ -179,6 +179,11 @@ impl ConvTape for Flex {
                 pool = Some(FlexPool::Indices(y, pooled.indices, (kernel, stride)));
                 y = pooled.output;
             }
+        }
+        let mut relu_output = None;
+        if tail.relu {
+            y = Self::relu(y);
+            relu_output = Some(y.clone());
         }
         let recorded = FlexRecord {
             x,
@@ -204,6 +209,9 @@ impl ConvTape for Flex {
             pool,
         } = recorded;
         let mut grad = output_grad;
+        if let Some(output) = relu_output {
+            grad = Self::relu_backward(output, grad);
+        }
         match pool {
             Some(FlexPool::Argmax(record)) => grad = flex_pool::backward(&record, &grad),
             Some(FlexPool::Indices(input, indices, (kernel, stride))) => {
@@ -220,9 +228,6 @@ impl ConvTape for Flex {
                 .x_grad;
             }
             None => {}
-        }
-        if let Some(output) = relu_output {
-            grad = Self::relu_backward(output, grad);
         }
         let grad_x = want_x.then(|| {
             flex_conv::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone())
@@ -272,12 +277,12 @@ mod libtorch {
             to_i64(options.dilation),
             options.groups as i64,
         );
-        if tail.relu {
-            y = y.relu();
-        }
         if let Some((kernel, stride)) = tail.max_pool {
             let (k, s) = (kernel as i64, stride as i64);
             y = y.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false);
+        }
+        if tail.relu {
+            y = y.relu();
         }
         y
     }
