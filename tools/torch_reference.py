@@ -97,6 +97,14 @@ def cifar_batches(path, count):
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
+def gather(x_all, y_all, step, batch_size):
+    """The batch of a step, gathered by index as a shuffled epoch gathers it (and as coevo's
+    timed step does), rather than sliced as a free view."""
+    start = (step % 4) * batch_size
+    index = torch.arange(start, start + batch_size, device=x_all.device)
+    return x_all.index_select(0, index), y_all.index_select(0, index)
+
+
 def train_bench(args):
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads or torch.get_num_threads())
@@ -113,10 +121,8 @@ def train_bench(args):
     model.train()
     times = []
     for step in range(args.warmup + args.steps):
-        i = step % 4
-        x = x_all[i * args.batch_size:(i + 1) * args.batch_size]
-        y = y_all[i * args.batch_size:(i + 1) * args.batch_size]
         start = time.perf_counter()
+        x, y = gather(x_all, y_all, step, args.batch_size)
         optimizer.zero_grad(set_to_none=True)
         loss = nn.functional.cross_entropy(model(x), y)
         loss.backward()
@@ -162,10 +168,8 @@ def colearn_bench(args):
         model.train()
     times = []
     for step in range(args.warmup + args.steps):
-        i = step % 4
-        x = x_all[i * args.batch_size:(i + 1) * args.batch_size]
-        y = y_all[i * args.batch_size:(i + 1) * args.batch_size]
         start = time.perf_counter()
+        x, y = gather(x_all, y_all, step, args.batch_size)
         optimizer.zero_grad(set_to_none=True)
         logits = torch.stack([model(x) for model in models])
         losses = colearn_loss(logits, y, beta)
