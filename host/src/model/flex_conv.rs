@@ -374,7 +374,8 @@ pub(super) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+/// A flex tensor of `shape` holding `values` in order.
+pub(super) fn tensor<const D: usize>(values: Vec<f32>, shape: [usize; D]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
@@ -436,7 +437,7 @@ pub fn conv2d_bias_backward(
         return Flex::conv2d_bias_backward(x, bias, output_grad);
     };
     let db = bias_grad(&values(&output_grad), &geo);
-    FlexTensor::from_data(TensorData::new(db, [geo.outputs]))
+    tensor(db, [geo.outputs])
 }
 
 #[cfg(test)]

@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
-use burn::tensor::TensorData;
 use rayon::prelude::*;
 
-use super::flex_conv::values;
+use super::flex_conv::{tensor, values};
 
 /// What the backward pass needs: where each output came from, and the input's shape.
 #[derive(Debug, Clone)]
@@ -91,13 +90,12 @@ pub fn forward(x: &FlexTensor, kernel: usize, stride: usize) -> Option<(FlexTens
     let input @ [n, c, h, w] = covered(x, kernel)?;
     let (out, argmax) = pool(&values(x), [h, w], kernel, stride);
     let output = pooled([h, w], kernel, stride);
-    let tensor = FlexTensor::from_data(TensorData::new(out, [n, c, output[0], output[1]]));
     let record = PoolRecord {
         argmax: Arc::new(argmax),
         input,
         output,
     };
-    Some((tensor, record))
+    Some((tensor(out, [n, c, output[0], output[1]]), record))
 }
 
 /// The gradient of the pooling's input from its output gradient.
@@ -105,7 +103,7 @@ pub fn backward(record: &PoolRecord, output_grad: &FlexTensor) -> FlexTensor {
     let [_, _, h, w] = record.input;
     let outputs = record.output[0] * record.output[1];
     let dx = unpool(&values(output_grad), &record.argmax, h * w, outputs);
-    FlexTensor::from_data(TensorData::new(dx, record.input))
+    tensor(dx, record.input)
 }
 
 #[cfg(test)]
