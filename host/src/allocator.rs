@@ -5,8 +5,9 @@
 //! thresholds adapt at run time, but a training step frees most of what it allocated (its
 //! activations and gradients) at its end and asks for the same sizes again at the next one, so
 //! the heap keeps shrinking and regrowing and every regrowth is paid in page faults while the
-//! kernels write their outputs. LibTorch allocates through malloc, so its steps pay too.
-//! Keeping freed memory for reuse costs no more than the peak a step has already reached.
+//! kernels write their outputs. LibTorch's CPU tensors come from the same allocator, so its steps
+//! pay too. Keeping freed memory for reuse costs no more than the peak a step has already
+//! reached.
 
 /// What the allocator was told, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,8 @@ pub enum Tuning {
     },
     /// The user configured glibc's allocator through the environment; that choice stands.
     UserSettings,
-    /// glibc refused a setting; its adaptive defaults stay.
+    /// glibc refused a setting. Setting either threshold stops glibc adapting both, so one that
+    /// was accepted still stands.
     Refused,
     /// Not a glibc target.
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
