@@ -6,9 +6,12 @@
 //! On LibTorch that bypasses the fused backward kernels PyTorch itself runs (oneDNN on a CPU,
 //! cuDNN on a GPU), and a LeNet-5 backward pass took twice PyTorch's time. So on LibTorch the
 //! forward pass records the block on LibTorch's own autograd tape and the backward pass replays
-//! that record. Taking the ReLU and the pooling into the block lets LibTorch differentiate them
-//! too, and leaves burn one node per block instead of three. On flex the block runs coevo's own
-//! kernels (`flex_conv`, `flex_pool`) and chains their gradients by hand.
+//! that record. Taking the ReLU and the pooling into the block leaves burn one node per block
+//! instead of three. On a GPU LibTorch differentiates them too. On a CPU the pooling, with the
+//! ReLU, runs coevo's own kernel (`pool_kernel`), because LibTorch's CPU pooling was the
+//! slowest kernel of a LeNet-5 step; LibTorch's autograd then starts from the convolution's
+//! output. On flex the block runs coevo's kernels (`flex_conv`, `flex_pool`) and chains their
+//! gradients by hand.
 //!
 //! The operation is a backend extension: [`conv_block`] routes a tensor to the implementation of
 //! the backend it lives on, and the autodiff wrapper's implementation owns the backward step.
@@ -115,6 +118,8 @@ pub struct FlexRecord {
     x: FloatTensor<Flex>,
     weight: FloatTensor<Flex>,
     bias: Option<FloatTensor<Flex>>,
+    /// The output of a ReLU that followed the pooling (one inside coevo's pooling is in its
+    /// record).
     relu_output: Option<FloatTensor<Flex>>,
     pool: Option<FlexPool>,
 }
@@ -161,9 +166,12 @@ impl ConvTape for Flex {
     ) -> (FloatTensor<Self>, FlexRecord) {
         let mut y = flex_conv::conv2d(x.clone(), weight.clone(), bias.clone(), options.clone());
         let mut pool = None;
+        // coevo's pooling kernel applies the ReLU itself; flex's pooling leaves it to follow.
+        let mut relu_to_follow = tail.relu;
         if let Some((kernel, stride)) = tail.max_pool {
-            if let Some((pooled, record)) = flex_pool::forward(&y, kernel, stride) {
+            if let Some((pooled, record)) = flex_pool::forward(&y, kernel, stride, tail.relu) {
                 pool = Some(FlexPool::Argmax(record));
+                relu_to_follow = false;
                 y = pooled;
             } else {
                 let int_dtype = get_or_init_device_settings::<Self>(&y.device()).int_dtype;
@@ -181,7 +189,7 @@ impl ConvTape for Flex {
             }
         }
         let mut relu_output = None;
-        if tail.relu {
+        if relu_to_follow {
             y = Self::relu(y);
             relu_output = Some(y.clone());
         }
@@ -255,20 +263,20 @@ mod libtorch {
     use burn::backend::ops::ConvOptions;
     use burn::backend::tensor::FloatTensor;
 
+    use super::super::tch_pool;
     use super::{ConvBlockBackend, ConvTape, Tail};
 
-    /// The block on LibTorch tensors; LibTorch's autograd records it when an input asks.
-    fn block(
+    /// The convolution on LibTorch tensors; LibTorch's autograd records it when an input asks.
+    fn convolve(
         x: &tch::Tensor,
         weight: &tch::Tensor,
         bias: Option<&tch::Tensor>,
         options: &ConvOptions<2>,
-        tail: Tail,
     ) -> tch::Tensor {
         let to_i64 = |v: [usize; 2]| v.map(|i| i as i64);
         // The layout pads symmetrically; burn's option type could say otherwise.
         debug_assert_eq!(options.padding_begin(), options.padding_end());
-        let mut y = tch::Tensor::conv2d(
+        tch::Tensor::conv2d(
             x,
             weight,
             bias,
@@ -276,7 +284,19 @@ mod libtorch {
             to_i64(options.padding_begin()),
             to_i64(options.dilation),
             options.groups as i64,
-        );
+        )
+    }
+
+    /// The tail after the convolution `y`. A CPU pooling runs coevo's kernel, ReLU included,
+    /// outside LibTorch's autograd and returns its record; anything else runs LibTorch's
+    /// operations, which its autograd records when `y` is tracked.
+    fn finish(y: tch::Tensor, tail: Tail) -> (tch::Tensor, Option<tch_pool::PoolRecord>) {
+        if let Some((kernel, stride)) = tail.max_pool
+            && let Some((pooled, record)) = tch_pool::forward(&y, kernel, stride, tail.relu)
+        {
+            return (pooled, Some(record));
+        }
+        let mut y = y;
         if let Some((kernel, stride)) = tail.max_pool {
             let (k, s) = (kernel as i64, stride as i64);
             y = y.max_pool2d([k, k], [s, s], [0, 0], [1, 1], false);
@@ -284,7 +304,7 @@ mod libtorch {
         if tail.relu {
             y = y.relu();
         }
-        y
+        (y, None)
     }
 
     /// A view of `t` that LibTorch's autograd tracks. It shares `t`'s storage bookkeeping, so
@@ -296,13 +316,25 @@ mod libtorch {
         }
     }
 
-    /// The block's inputs as LibTorch's autograd tracks them, and its output as recorded.
+    /// The block's inputs as LibTorch's autograd tracks them, and the tensor its backward pass
+    /// starts from.
     #[derive(Debug, Clone)]
     pub struct TorchRecord {
         x: TchTensor,
         weight: TchTensor,
         bias: Option<TchTensor>,
-        output: TchTensor,
+        /// The last tensor on LibTorch's tape: the block's output, or the convolution's when
+        /// coevo's pooling took the tail.
+        root: TchTensor,
+        pool: Option<PoolTail>,
+    }
+
+    /// coevo's pooling in a record, with the block's output as the ReLU's gate. The gate
+    /// shares the output's storage bookkeeping, so burn never updates it in place.
+    #[derive(Debug, Clone)]
+    struct PoolTail {
+        record: tch_pool::PoolRecord,
+        gate: Option<TchTensor>,
     }
 
     impl ConvBlockBackend for LibTorch {
@@ -313,14 +345,8 @@ mod libtorch {
             options: ConvOptions<2>,
             tail: Tail,
         ) -> FloatTensor<Self> {
-            let y = block(
-                &x.tensor,
-                &weight.tensor,
-                Some(&bias.tensor),
-                &options,
-                tail,
-            );
-            TchTensor::new(y)
+            let y = convolve(&x.tensor, &weight.tensor, Some(&bias.tensor), &options);
+            TchTensor::new(finish(y, tail).0)
         }
 
         fn conv_block_unbiased(
@@ -329,7 +355,8 @@ mod libtorch {
             options: ConvOptions<2>,
             tail: Tail,
         ) -> FloatTensor<Self> {
-            TchTensor::new(block(&x.tensor, &weight.tensor, None, &options, tail))
+            let y = convolve(&x.tensor, &weight.tensor, None, &options);
+            TchTensor::new(finish(y, tail).0)
         }
     }
 
@@ -345,15 +372,24 @@ mod libtorch {
         ) -> (FloatTensor<Self>, TorchRecord) {
             let (x, weight, bias) = (leaf(&x), leaf(&weight), bias.as_ref().map(leaf));
             let b = bias.as_ref().map(|b| &b.tensor);
-            let recorded = block(&x.tensor, &weight.tensor, b, options, tail);
-            // burn sees a plain tensor. Updating it in place is harmless: LibTorch's record
-            // keeps the block's inputs and intermediate values, not its output.
-            let output = TchTensor::new(recorded.detach());
+            let conv = convolve(&x.tensor, &weight.tensor, b, options);
+            let (y, pool) = finish(conv.shallow_clone(), tail);
+            let (output, root, pool) = match pool {
+                Some(record) => {
+                    let output = TchTensor::new(y);
+                    let gate = tail.relu.then(|| output.clone());
+                    (output, conv, Some(PoolTail { record, gate }))
+                }
+                // burn sees a plain tensor. Updating it in place is harmless: LibTorch's record
+                // keeps the block's inputs and intermediate values, not its output.
+                None => (TchTensor::new(y.detach()), y, None),
+            };
             let record = TorchRecord {
                 x,
                 weight,
                 bias,
-                output: TchTensor::new(recorded),
+                root: TchTensor::new(root),
+                pool,
             };
             (output, record)
         }
@@ -368,7 +404,8 @@ mod libtorch {
                 x,
                 weight,
                 bias,
-                output,
+                root,
+                pool,
             } = recorded;
             let inputs = [
                 Some(&x.tensor),
@@ -385,13 +422,17 @@ mod libtorch {
             if asked.is_empty() {
                 return grads;
             }
+            let root_grad = match pool {
+                Some(PoolTail { record, gate }) => {
+                    let gate = gate.as_ref().map(|g| &g.tensor);
+                    tch_pool::backward(&record, gate, &output_grad.tensor)
+                }
+                None => output_grad.tensor,
+            };
             // LibTorch's backward starts from scalars with gradient one, so the root is
-            // ⟨output, output_grad⟩, whose gradient with respect to the output is output_grad.
-            // A dot product reads both once and allocates nothing of the output's size.
-            let root = output
-                .tensor
-                .reshape([-1])
-                .dot(&output_grad.tensor.reshape([-1]));
+            // ⟨root, root_grad⟩, whose gradient with respect to the root is root_grad.
+            // A dot product reads both once and allocates nothing of the root's size.
+            let root = root.tensor.reshape([-1]).dot(&root_grad.reshape([-1]));
             let tracked: Vec<&tch::Tensor> = asked.iter().map(|(_, t)| *t).collect();
             let computed = tch::Tensor::run_backward(&[root], &tracked, false, false);
             for ((slot, _), grad) in asked.iter().zip(computed) {
@@ -584,6 +625,18 @@ mod tests {
                 Tail {
                     relu: false,
                     max_pool: pool(3, 2),
+                },
+            ),
+            // Odd sides: 2×2 pooling leaves the last row and column of the 11×9 maps unread.
+            (
+                [2, 3, 13, 11],
+                [5, 3, 3, 3],
+                1,
+                0,
+                1,
+                Tail {
+                    relu: false,
+                    max_pool: pool(2, 2),
                 },
             ),
         ];

@@ -9,8 +9,11 @@ mod forward;
 mod init;
 mod layout;
 mod network;
+mod pool_kernel;
 mod presets;
 mod spec;
+#[cfg(feature = "tch")]
+mod tch_pool;
 
 pub use forward::{Forward, Mode};
 pub use layout::{BufferEntry, Layout, ParamEntry, ParamRole, Shape, SpecError, Step};
