@@ -51,6 +51,31 @@ fn lenet5_learns_the_bundled_fashion_mnist_in_two_epochs() {
 }
 
 #[test]
+fn cnn1d_learns_methylation_ages_with_the_default_settings() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
+        .join("methylation");
+    if !dir.is_dir() {
+        eprintln!("skipped: no shared methylation data at {}", dir.display());
+        return;
+    }
+    let data = format!("methylation={}", dir.display());
+    let out = coevo(&[
+        "train", "--model", "cnn1d", "--data", &data, "--epochs", "5", "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result = last_json(&out);
+    let test = &result["test"]["members"][0];
+    // R² > 0 is better than predicting the mean age. The default learning rate reached 0.63
+    // (MAE 11.4 years) in five epochs; 0.05, the classification default, diverged in the first.
+    let r2 = test["r2"].as_f64().unwrap();
+    assert!(r2 > 0.4, "test R² {r2}, MAE {} years", test["mae"]);
+}
+
+#[test]
 fn a_missing_data_folder_is_named_in_the_error() {
     let out = coevo(&["train", "--data", "cifar10=no/such/folder", "--json"]);
     assert!(!out.status.success());
