@@ -8,8 +8,8 @@
 //! forward pass records the block on LibTorch's own autograd tape and the backward pass replays
 //! that record. Taking the ReLU and the pooling into the block leaves burn one node per block
 //! instead of three. On a GPU LibTorch differentiates them too. On a CPU the pooling, with the
-//! ReLU, runs coevo's own kernel (`pool_kernel`), because LibTorch's CPU pooling was the
-//! slowest kernel of a LeNet-5 step; LibTorch's autograd then starts from the convolution's
+//! ReLU, runs coevo's own kernel (`pool_kernel`), because LibTorch's CPU pooling took about a
+//! fifth of a LeNet-5 step's CPU time; LibTorch's autograd then starts from the convolution's
 //! output. On flex the block runs coevo's kernels (`flex_conv`, `flex_pool`) and chains their
 //! gradients by hand.
 //!
