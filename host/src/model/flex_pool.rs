@@ -32,12 +32,8 @@ fn covered(x: &FlexTensor, kernel: usize, stride: usize) -> Option<([usize; 4], 
     let &[n, c, h, w] = &shape[..] else {
         return None;
     };
-    let windows = Windows {
-        plane: [h, w],
-        kernel,
-        stride,
-    };
-    (x.dtype() == burn::tensor::DType::F32 && windows.fit()).then_some(([n, c, h, w], windows))
+    let windows = Windows::fitting([h, w], kernel, stride)?;
+    (x.dtype() == burn::tensor::DType::F32).then_some(([n, c, h, w], windows))
 }
 
 /// Max pooling of `x` (`[N, C, H, W]`), then a ReLU when `relu`, with its record for
@@ -73,6 +69,7 @@ pub fn forward(
 
 /// The gradient of the pooling's input from its output gradient.
 pub fn backward(record: &PoolRecord, output_grad: &FlexTensor) -> FlexTensor {
+    // Zeroed once here; the kernel adds into it.
     let mut dx = vec![0.0; record.input.iter().product()];
     let gate = record.gate.as_ref().map(values);
     pool_kernel::unpool(

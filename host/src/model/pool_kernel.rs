@@ -23,14 +23,17 @@ pub struct Windows {
 }
 
 impl Windows {
-    /// Whether a plane holds at least one window and argmaxes fit in `u32`.
-    pub fn fit(&self) -> bool {
-        let [h, w] = self.plane;
-        self.kernel > 0
-            && self.stride > 0
-            && h >= self.kernel
-            && w >= self.kernel
-            && u32::try_from(h * w).is_ok()
+    /// The windows over planes of `plane`, when a plane holds at least one window and its
+    /// argmaxes fit in `u32`.
+    pub fn fitting(plane: [usize; 2], kernel: usize, stride: usize) -> Option<Self> {
+        let [h, w] = plane;
+        let fits =
+            kernel > 0 && stride > 0 && h >= kernel && w >= kernel && u32::try_from(h * w).is_ok();
+        fits.then_some(Self {
+            plane,
+            kernel,
+            stride,
+        })
     }
 
     /// `[oH, oW]` of one pooled plane.
@@ -260,14 +263,14 @@ fn gated(g: f32, o: Option<f32>) -> f32 {
     }
 }
 
-/// Writes one plane's input gradient `dx` from its pooled gradients: each output's gradient
-/// at its argmax, added up where windows overlap, zero elsewhere. With a `gate` (the ReLU's
-/// output), a gradient passes only where the gate is positive.
+/// Adds one plane's pooled gradients into its input gradient `dx`: each output's gradient at
+/// its argmax, summed where windows overlap. With a `gate` (the ReLU's output), a gradient
+/// passes only where the gate is positive.
 ///
-/// A zero fill and a scatter beat writing each window's elements once, with or without SIMD:
-/// the fill is a memset, and the scatter touches a quarter of the elements under 2×2 pooling.
+/// A zeroed `dx` and a scatter beat writing each window's elements once, with or without SIMD:
+/// zeroing is a memset (or comes with the allocation), and the scatter touches a quarter of
+/// the elements under 2×2 pooling.
 fn unpool_plane(grad: &[f32], argmax: &[u32], gate: Option<&[f32]>, dx: &mut [f32]) {
-    dx.fill(0.0);
     for (k, (&g, &at)) in grad.iter().zip(argmax).enumerate() {
         dx[at as usize] += gated(g, gate.map(|o| o[k]));
     }
@@ -313,8 +316,8 @@ pub fn pool(
     }
 }
 
-/// The input gradient `dx` of [`pool`] from its output gradient `grad`; `gate` is the pooled
-/// output when a ReLU rode along.
+/// Adds the input gradient of [`pool`] from its output gradient `grad` into `dx`, which the
+/// caller zeroes for a plain gradient; `gate` is the pooled output when a ReLU rode along.
 pub fn unpool(
     grad: &[f32],
     argmax: &[u32],
@@ -349,7 +352,7 @@ mod tests {
     }
 
     fn unpooled(grad: &[f32], argmax: &[u32], gate: Option<&[f32]>, win: Windows) -> Vec<f32> {
-        let mut dx = vec![f32::NAN; grad.len() / win.pooled_len() * win.plane_len()];
+        let mut dx = vec![0.0; grad.len() / win.pooled_len() * win.plane_len()];
         unpool(grad, argmax, gate, win, &mut dx, Threads::Caller);
         dx
     }
@@ -521,14 +524,7 @@ mod tests {
 
     #[test]
     fn windows_that_do_not_fit_are_refused() {
-        let fits = |plane, kernel, stride| {
-            Windows {
-                plane,
-                kernel,
-                stride,
-            }
-            .fit()
-        };
+        let fits = |plane, kernel, stride| Windows::fitting(plane, kernel, stride).is_some();
         assert!(fits([2, 2], 2, 2));
         assert!(!fits([1, 4], 2, 2));
         assert!(!fits([4, 4], 0, 1));

@@ -59,12 +59,9 @@ pub fn forward(
     let &[n, c, h, w] = &x.size()[..] else {
         return None;
     };
-    let windows = Windows {
-        plane: [usize::try_from(h).ok()?, usize::try_from(w).ok()?],
-        kernel,
-        stride,
-    };
-    if !on_cpu(x) || !windows.fit() {
+    let plane = [usize::try_from(h).ok()?, usize::try_from(w).ok()?];
+    let windows = Windows::fitting(plane, kernel, stride)?;
+    if !on_cpu(x) {
         return None;
     }
     let x = x.contiguous();
@@ -94,7 +91,8 @@ pub fn forward(
 pub fn backward(record: &PoolRecord, gate: Option<&Tensor>, output_grad: &Tensor) -> Tensor {
     let grad = output_grad.to_kind(Kind::Float).contiguous();
     let gate = gate.map(Tensor::contiguous);
-    let mut dx = Tensor::empty(record.input, (Kind::Float, Device::Cpu));
+    // Zeroed by LibTorch (in its threads); the kernel adds into it.
+    let mut dx = Tensor::zeros(record.input, (Kind::Float, Device::Cpu));
     pool_kernel::unpool(
         values(&grad),
         &record.argmax,
