@@ -18,6 +18,7 @@ pub mod model;
 pub mod params;
 pub mod plugin;
 pub mod seed;
+pub mod session;
 pub mod tensors;
 #[cfg(test)]
 mod testing;

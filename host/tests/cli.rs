@@ -625,3 +625,57 @@ fn the_mega_experiments_run_and_a_killed_one_resumes_to_the_same_numbers() {
     assert_eq!(without_seconds(&resumed), without_seconds(&whole));
     assert_eq!(metrics_of(&killed), metrics_of(&whole_dir));
 }
+
+/// Bytes of the files in `dir`.
+fn folder_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .sum()
+}
+
+#[test]
+fn a_run_that_frees_its_models_checkpoints_only_what_is_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lifecycle");
+    let run = coevo(&[
+        "run",
+        "scripts/lifecycle.rhai",
+        "--set",
+        "models=12",
+        "--set",
+        "limit_train=600",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(last_json(&run)["results"]["models"], 12);
+    let checkpoints = out.join("checkpoints");
+    let mut names: Vec<String> = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let last = checkpoints.join(names.last().unwrap());
+    let files: Vec<String> = std::fs::read_dir(&last)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    // Every model was freed: nothing of theirs, weights or momentum, is left to write.
+    assert_eq!(files, vec!["manifest.json".to_string()], "{files:?}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(last.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["optimizers"], serde_json::json!([]));
+    assert!(manifest["next_id"].as_u64().unwrap() > 12, "{manifest}");
+    assert!(
+        folder_bytes(&last) < 1 << 20,
+        "{} bytes",
+        folder_bytes(&last)
+    );
+}

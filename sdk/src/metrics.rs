@@ -182,10 +182,13 @@ pub struct DatasetInfo {
 /// What one training call did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainReport {
-    /// Steps taken.
+    /// Optimiser steps this call took.
     pub steps: u64,
     /// Mean training loss per model over the last epoch.
     pub train_loss: Vec<f64>,
+    /// The learning rate at the call's last step (absent from hosts before ABI 1.2).
+    #[serde(default)]
+    pub lr: f64,
 }
 
 #[cfg(test)]

@@ -518,6 +518,7 @@ unsafe extern "C" fn train(
     let report = TrainReport {
         steps: spec.epochs as u64,
         train_loss: vec![0.0; count],
+        lr: spec.optimizer.map_or(0.0, |o| o.lr()),
     };
     write_json(out, &serde_json::to_value(report).expect("serialises"))
 }

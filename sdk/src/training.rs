@@ -55,17 +55,6 @@ fn adam_eps() -> f64 {
     1e-8
 }
 
-impl Default for OptimizerConfig {
-    fn default() -> Self {
-        Self::Sgd {
-            lr: 0.01,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            nesterov: false,
-        }
-    }
-}
-
 impl OptimizerConfig {
     /// The base learning rate.
     pub fn lr(&self) -> f64 {
@@ -222,10 +211,18 @@ pub struct TrainSpec {
     pub epochs: usize,
     /// Samples per step.
     pub batch_size: usize,
-    /// Optimiser and its hyper-parameters.
-    pub optimizer: OptimizerConfig,
+    /// Optimiser and its hyper-parameters; `None`: the host's default for the task (SGD with
+    /// momentum 0.9 and weight decay 5e-4, at a learning rate that suits the task).
+    pub optimizer: Option<OptimizerConfig>,
+    /// Start from fresh optimiser buffers instead of those the models' last training left.
+    pub reset_optimizer: bool,
     /// Learning-rate schedule.
     pub schedule: Schedule,
+    /// Epochs of the schedule that earlier calls ran: a schedule spread over several calls
+    /// (one epoch each, say) continues where the last call left it instead of restarting.
+    pub schedule_offset: usize,
+    /// Epochs the whole schedule spans (`None`: `schedule_offset + epochs`, this call's end).
+    pub schedule_epochs: Option<usize>,
     /// The loss; by default cross-entropy for classification and MSE for regression.
     pub loss: Option<LossKind>,
     /// Image augmentation.
@@ -239,13 +236,32 @@ pub struct TrainSpec {
     pub distill: Option<Distillation>,
 }
 
+impl TrainSpec {
+    /// `(epochs of the schedule run before this call, epochs it spans)`, after checking that
+    /// this call ends within the span.
+    pub fn schedule_span(&self) -> Result<(usize, usize), String> {
+        let end = self.schedule_offset + self.epochs;
+        let span = self.schedule_epochs.unwrap_or(end);
+        if end > span {
+            return Err(format!(
+                "schedule_epochs: the schedule spans {span} epochs but this call would end at epoch {end} (schedule_offset {} + epochs {})",
+                self.schedule_offset, self.epochs
+            ));
+        }
+        Ok((self.schedule_offset, span))
+    }
+}
+
 impl Default for TrainSpec {
     fn default() -> Self {
         Self {
             epochs: 1,
             batch_size: 128,
-            optimizer: OptimizerConfig::default(),
+            optimizer: None,
+            reset_optimizer: false,
             schedule: Schedule::Constant,
+            schedule_offset: 0,
+            schedule_epochs: None,
             loss: None,
             augment: Augment::default(),
             seed: 0,
@@ -276,13 +292,32 @@ mod tests {
     }
 
     #[test]
+    fn a_schedule_spread_over_calls_must_end_within_its_span() {
+        let spec = |offset, epochs, span| TrainSpec {
+            epochs,
+            schedule_offset: offset,
+            schedule_epochs: span,
+            ..TrainSpec::default()
+        };
+        assert_eq!(spec(0, 3, None).schedule_span(), Ok((0, 3)));
+        assert_eq!(spec(4, 1, Some(10)).schedule_span(), Ok((4, 10)));
+        let err = spec(9, 2, Some(10)).schedule_span().unwrap_err();
+        assert!(
+            err.contains("schedule_epochs") && err.contains("epoch 11"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn specs_read_from_sparse_json_and_refuse_unknown_fields() {
         let spec: TrainSpec =
             serde_json::from_str(r#"{"epochs": 3, "optimizer": {"type": "adam", "lr": 0.001}}"#)
                 .unwrap();
         assert_eq!(spec.epochs, 3);
         assert_eq!(spec.batch_size, 128);
-        assert!(matches!(spec.optimizer, OptimizerConfig::Adam { beta2, .. } if beta2 == 0.999));
+        assert!(
+            matches!(spec.optimizer, Some(OptimizerConfig::Adam { beta2, .. }) if beta2 == 0.999)
+        );
         let err = serde_json::from_str::<TrainSpec>(r#"{"epoch": 3}"#).unwrap_err();
         assert!(err.to_string().contains("unknown field `epoch`"));
         assert!(

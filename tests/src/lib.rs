@@ -140,6 +140,6 @@ pub fn tiny_host(train: usize, seed: u64) -> std::rc::Rc<coevo::plugin::PluginHo
     let device = burn::tensor::Device::flex();
     let resident = ResidentData::upload(&data, &splits.validation, Normalise::Auto, &device);
     std::rc::Rc::new(coevo::plugin::PluginHost::new(
-        coevo::plugin::HostState::new(resident, device, seed),
+        coevo::session::Session::new(resident, device, seed),
     ))
 }

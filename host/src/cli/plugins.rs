@@ -6,9 +6,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use coevo::data::{DataSource, Holdout, Normalise, ResidentData, Splits};
-use coevo::plugin::{
-    FileWatch, HostState, LoadedPlugin, PluginHost, PluginPath, PluginRun, load_fresh_copy,
-};
+use coevo::plugin::{FileWatch, LoadedPlugin, PluginHost, PluginPath, PluginRun, load_fresh_copy};
+use coevo::session::Session;
 use coevo::{ComputeDevice, seed};
 use serde::Serialize;
 use serde_json::Value;
@@ -161,7 +160,7 @@ fn run_plugin(args: RunArgs, global: &Global) -> anyhow::Result<()> {
         seed::derive(args.seed, "split", 0),
     )?;
     let data = ResidentData::upload(&dataset, &splits.validation, Normalise::Auto, &device);
-    let mut state = HostState::new(data, device, args.seed);
+    let mut state = Session::new(data, device, args.seed);
     state.on_metrics(|record| tracing::info!("step {}: {}", record.step, record.values));
     let path = plugin.path.clone();
     let mut run = PluginRun::start(plugin, config, std::rc::Rc::new(PluginHost::new(state)))?;

@@ -6,12 +6,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use coevo::data::{Augment, DataSource, DatasetInfo, Normalise, ResidentData, Task};
-use coevo::model::{Model, ModelSpec, preset};
-use coevo::train::{
-    EpochSummary, EvalOptions, Evaluation, OptimizerConfig, Schedule, TrainSpec, Trainer, evaluate,
-    fit, loss,
-};
-use coevo::{ComputeDevice, checkpoint, seed};
+use coevo::model::{ModelSpec, preset};
+use coevo::session::{EpochSummary, Session};
+use coevo::train::{Evaluation, OptimizerConfig, Schedule, TrainSpec, defaults};
+use coevo::{ComputeDevice, seed};
+use coevo_sdk::Combination;
 use serde::Serialize;
 
 use super::{Global, output, progress};
@@ -40,10 +39,10 @@ pub struct TrainArgs {
     #[arg(long)]
     lr: Option<f64>,
     /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = defaults::MOMENTUM)]
     momentum: f64,
     /// L2 weight decay.
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = defaults::WEIGHT_DECAY)]
     weight_decay: f64,
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value_t = ScheduleKind::Cosine)]
@@ -133,7 +132,7 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     .context("--validation")?;
     let data = ResidentData::upload(&dataset, &splits.validation, Normalise::Auto, &device);
 
-    let mut spec = match &args.spec {
+    let spec = match &args.spec {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -141,30 +140,22 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
         }
         None => preset(&args.model, &dataset.sample_shape, dataset.outputs())?,
     };
-    // Regression heads learn standardised targets; the scale comes from the training part.
-    if let coevo::data::Targets::Values(values) = &data.train.host_targets {
-        spec.target_scale = Some(loss::target_scale(values));
-    }
-    let mut model = Model::new(spec, &device, seed::derive(args.seed, "model", 0))?;
+    let mut session = Session::new(data, device, args.seed);
+    let id = session.create_from_spec(spec, seed::derive(args.seed, "model", 0))?;
+    let params = session.model(id)?.param_count();
     let name = args
         .spec
         .as_ref()
         .map_or(args.model.clone(), |p| p.display().to_string());
-    tracing::info!(
-        "{name}: {} parameters on {}",
-        model.param_count(),
-        args.device
-    );
+    tracing::info!("{name}: {params} parameters on {}", args.device);
 
     let config = train_config(&args, &dataset.sample_shape, dataset.task)?;
-    let mut trainer = Trainer::new(config, dataset.task)?;
-    let steps = data.train.len().div_ceil(args.batch_size) as u64;
+    let steps = session.data()?.train.len().div_ceil(args.batch_size) as u64;
     let quiet = global.quiet;
     let bar = progress::bar(steps, "epoch 1", quiet);
-    let epochs = fit(
-        &mut model,
-        &mut trainer,
-        &data,
+    let epochs = session.fit(
+        &[id],
+        config,
         &mut |p| {
             bar.set_message(format!("epoch {}", p.epoch));
             bar.set_position(p.step_in_epoch as u64);
@@ -190,20 +181,15 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     // The test split is read once, here, for the final report.
-    let test = evaluate(
-        &model,
-        data.test_for_final_report(),
-        trainer.loss(),
-        EvalOptions::default(),
-    )?;
+    let test = session.evaluate_for_final_report(&[id], Combination::Mean, false)?;
     if let Some(path) = &args.save {
-        checkpoint::save(&model, path)?;
+        session.save_model(id, path)?;
         tracing::info!("saved {}", path.display());
     }
     let result = TrainResult {
         command: "train",
         model: name,
-        params: model.param_count(),
+        params,
         data: info,
         device: args.device,
         seed: args.seed,
@@ -236,27 +222,16 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     })
 }
 
-/// SGD's default learning rate for a task. On the methylation ages (targets standardised),
-/// `cnn1d` diverged within the first epoch at 0.05 and 0.02; at 0.003 its loss jumped to 25–38
-/// in the first epoch before it settled, and the result varied with the seed and the backend;
-/// at 0.001 the jump stayed under 6 and five epochs reached R² 0.63–0.83 on flex and LibTorch.
-fn sgd_default_lr(task: Task) -> f64 {
-    match task {
-        Task::Classification { .. } => 0.05,
-        Task::Regression => 0.001,
-    }
-}
-
 fn train_config(args: &TrainArgs, sample_shape: &[usize], task: Task) -> anyhow::Result<TrainSpec> {
     let optimizer = match args.optimizer {
         OptimizerKind::Sgd => OptimizerConfig::Sgd {
-            lr: args.lr.unwrap_or(sgd_default_lr(task)),
+            lr: args.lr.unwrap_or(defaults::sgd_lr(task)),
             momentum: args.momentum,
             weight_decay: args.weight_decay,
             nesterov: false,
         },
         OptimizerKind::Adam => OptimizerConfig::Adam {
-            lr: args.lr.unwrap_or(1e-3),
+            lr: args.lr.unwrap_or(defaults::ADAM_LR),
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
@@ -277,7 +252,7 @@ fn train_config(args: &TrainArgs, sample_shape: &[usize], task: Task) -> anyhow:
     Ok(TrainSpec {
         epochs: args.epochs,
         batch_size: args.batch_size,
-        optimizer,
+        optimizer: Some(optimizer),
         schedule,
         loss: None,
         augment: if args.augment {

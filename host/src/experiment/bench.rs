@@ -12,7 +12,7 @@ use super::hooks::ScriptHooks;
 use super::reload::Reloader;
 use super::run_dir::RunDir;
 use super::script::{compile, install_modules};
-use crate::plugin::Hooks;
+use crate::session::Hooks;
 
 const HOOK: &str = "fn fitness(metrics, ctx) { metrics.accuracy - 0.01 * ctx.generation }\n";
 

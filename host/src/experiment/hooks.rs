@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::reload::Reloader;
 use super::script::describe;
-use crate::plugin::Hooks;
+use crate::session::Hooks;
 
 /// Hooks served by the experiment script.
 pub struct ScriptHooks {

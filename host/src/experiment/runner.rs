@@ -20,7 +20,8 @@ use super::sandbox::Roots;
 use super::script::{compile, describe, install_modules};
 use super::snapshot::{self, Manifest};
 use super::state::RunState;
-use crate::plugin::{Hooks, HostState, NoHooks, PluginHost, PluginPath};
+use crate::plugin::{PluginHost, PluginPath};
+use crate::session::{Hooks, NoHooks, Session};
 
 /// Why an experiment could not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +119,7 @@ fn execute(
     cancel: Arc<AtomicBool>,
 ) -> Result<Outcome, ExperimentError> {
     let device = options.device.to_burn()?;
-    let mut host_state = HostState::without_data(device.clone(), options.seed);
+    let mut host_state = Session::without_data(device.clone(), options.seed);
     host_state.set_cancel_flag(cancel.clone());
     let step = Rc::new(Cell::new(0));
     let mut journal = Journal::default();

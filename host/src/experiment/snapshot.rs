@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::journal::InProgress;
 use crate::checkpoint::{self, NamedTensor, NamedTensors, Values};
-use crate::plugin::HostState;
+use crate::session::Session;
 use crate::tensors::{to_f32, vector};
 use crate::train::{OptimizerState, TrainerState};
 
@@ -84,11 +84,7 @@ fn fail(path: &Path, message: impl ToString) -> SnapshotError {
 
 /// Writes a checkpoint of `host` with the run's bookkeeping in `manifest` (whose `models`,
 /// `optimizers`, `next_id` and `files` are filled here).
-pub fn write(
-    dir: &Path,
-    host: &HostState,
-    mut manifest: Manifest,
-) -> Result<PathBuf, SnapshotError> {
+pub fn write(dir: &Path, host: &Session, mut manifest: Manifest) -> Result<PathBuf, SnapshotError> {
     let name = format!("ckpt-{:06}", manifest.sequence);
     let tmp = dir.join(format!("{name}.tmp"));
     let _ = fs::remove_dir_all(&tmp);
@@ -251,7 +247,7 @@ fn verify(dir: &Path) -> Result<Manifest, SnapshotError> {
 pub fn restore(
     dir: &Path,
     manifest: &Manifest,
-    host: &mut HostState,
+    host: &mut Session,
     device: &Device,
 ) -> Result<(), SnapshotError> {
     for &id in &manifest.models {

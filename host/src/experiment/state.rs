@@ -14,7 +14,8 @@ use super::journal::{InProgress, Journal};
 use super::run_dir::RunDir;
 use super::sandbox::Roots;
 use super::snapshot::{self, Manifest};
-use crate::plugin::{HostState, PluginHost, PluginPath, PluginRun};
+use crate::plugin::{PluginHost, PluginPath, PluginRun};
+use crate::session::Session;
 
 /// A plugin started by the script and not finished yet.
 #[derive(Debug)]
@@ -80,12 +81,12 @@ pub struct RunState {
 
 impl RunState {
     /// The host's state.
-    pub fn host(&self) -> Ref<'_, HostState> {
+    pub fn host(&self) -> Ref<'_, Session> {
         self.host.state()
     }
 
     /// The host's state, to change.
-    pub fn host_mut(&self) -> RefMut<'_, HostState> {
+    pub fn host_mut(&self) -> RefMut<'_, Session> {
         self.host.state_mut()
     }
 

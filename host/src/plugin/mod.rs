@@ -1,6 +1,5 @@
 //! Algorithm plugins: loading libraries, the host table they call, and running them.
 
-mod context;
 mod discovery;
 mod error;
 mod library;
@@ -9,7 +8,6 @@ mod schema;
 mod table;
 mod watch;
 
-pub use context::{Hooks, HostState, MetricRecord, NoHooks, ServiceError};
 pub use discovery::PluginPath;
 pub use error::PluginError;
 pub use library::{LoadedPlugin, load, load_fresh_copy};

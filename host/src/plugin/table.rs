@@ -1,4 +1,4 @@
-//! The host table: `extern "C"` adapters from the ABI to [`HostState`]'s services.
+//! The host table: `extern "C"` adapters from the ABI to the [`Session`]'s services.
 //!
 //! Each adapter checks its pointers, catches any panic, and turns a failure into a status and a
 //! message the plugin reads with `last_error`. Strings the host hands out are `CString`s freed
@@ -13,15 +13,15 @@ use coevo_sdk::{Coefficients, EvalSpec, Noise, TrainSpec};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::context::{HostState, ServiceError};
+use crate::session::{ServiceError, Session};
 
 /// The state and the last error message, behind the table's `ctx` pointer.
 struct Cell {
-    state: RefCell<HostState>,
+    state: RefCell<Session>,
     last_error: RefCell<CString>,
 }
 
-/// A host table over a [`HostState`], with a stable address for as long as it lives.
+/// A host table over a [`Session`], with a stable address for as long as it lives.
 pub struct PluginHost {
     cell: Box<Cell>,
     table: Box<HostTable>,
@@ -37,7 +37,7 @@ impl std::fmt::Debug for PluginHost {
 
 impl PluginHost {
     /// The table for `state`.
-    pub fn new(state: HostState) -> Self {
+    pub fn new(state: Session) -> Self {
         let cell = Box::new(Cell {
             state: RefCell::new(state),
             last_error: RefCell::new(CString::default()),
@@ -82,12 +82,12 @@ impl PluginHost {
     }
 
     /// The state, to read.
-    pub fn state(&self) -> Ref<'_, HostState> {
+    pub fn state(&self) -> Ref<'_, Session> {
         self.cell.state.borrow()
     }
 
     /// The state, to change (not while a plugin call is under way).
-    pub fn state_mut(&self) -> RefMut<'_, HostState> {
+    pub fn state_mut(&self) -> RefMut<'_, Session> {
         self.cell.state.borrow_mut()
     }
 }
@@ -407,7 +407,7 @@ unsafe extern "C" fn train(
                 slice(subset, subset_len, "subset").map(|s| s.iter().map(|&i| i as usize).collect())
             })
             .transpose()?;
-        let report = c.state.borrow_mut().train(&ids, spec, subset.as_deref())?;
+        let report = c.state.borrow_mut().train(&ids, spec, subset)?;
         put_json(out, &report)
     })
 }
@@ -440,14 +440,7 @@ unsafe extern "C" fn evaluate(
         if let Some(probs) = &evaluation.probabilities {
             copy_into(probs, probabilities, probabilities_len, "probabilities")?;
         }
-        put_json(
-            out,
-            &coevo_sdk::Evaluation {
-                members: evaluation.members,
-                ensemble: evaluation.ensemble,
-                diagnostics: evaluation.diagnostics,
-            },
-        )
+        put_json(out, &evaluation.summary())
     })
 }
 

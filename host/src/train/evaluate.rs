@@ -65,6 +65,17 @@ pub struct Evaluation {
     pub diagnostics: Option<Diagnostics>,
 }
 
+impl Evaluation {
+    /// The metrics without the per-sample buffers: what crosses to plugins and scripts.
+    pub fn summary(&self) -> coevo_sdk::Evaluation {
+        coevo_sdk::Evaluation {
+            members: self.members.clone(),
+            ensemble: self.ensemble.clone(),
+            diagnostics: self.diagnostics.clone(),
+        }
+    }
+}
+
 /// Evaluates `model` on `split` with `loss` (in evaluation mode).
 pub fn evaluate(
     model: &Model,

@@ -27,8 +27,12 @@ impl LoopedTrainer {
     /// A trainer for cross-entropy and the coupling of `config` (augmentation, masks and
     /// distillation are not part of the reference).
     pub fn new(config: TrainSpec) -> Self {
+        let classification = coevo_sdk::Task::Classification { classes: 2 };
+        let optimizer = config
+            .optimizer
+            .unwrap_or_else(|| super::defaults::optimizer(classification));
         Self {
-            optimizer: Optimizer::new(config.optimizer),
+            optimizer: Optimizer::new(optimizer),
             config,
         }
     }
@@ -124,12 +128,12 @@ mod tests {
             .map(|s| Model::new(spec.clone(), &device, s).unwrap())
             .collect();
         let config = TrainSpec {
-            optimizer: OptimizerConfig::Sgd {
+            optimizer: Some(OptimizerConfig::Sgd {
                 lr: 0.1,
                 momentum: 0.9,
                 weight_decay: 5e-4,
                 nesterov: false,
-            },
+            }),
             coupling: Some(vec![
                 vec![0.0, -0.4, 0.2],
                 vec![-0.3, 0.0, -0.1],

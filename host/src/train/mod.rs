@@ -1,9 +1,9 @@
 //! Training and evaluation: optimisers, schedules, losses, metrics and the training loop.
 
 pub mod coupling;
+pub mod defaults;
 pub mod diagnostics;
 mod evaluate;
-mod fit;
 mod looped;
 pub mod loss;
 mod optimizer;
@@ -13,7 +13,6 @@ pub use coevo_sdk::{Metrics, OptimizerConfig, Schedule, TrainSpec};
 pub use evaluate::{
     EvalOptions, EvaluateError, Evaluation, eval_batch_size, evaluate, evaluate_each,
 };
-pub use fit::{EpochSummary, fit};
 pub use looped::LoopedTrainer;
 pub use loss::{LossKind, LossMismatch, default_loss, loss_fits};
 pub use optimizer::{Optimizer, OptimizerState};

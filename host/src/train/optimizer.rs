@@ -162,8 +162,20 @@ impl Optimizer {
         }
     }
 
-    /// An optimiser continuing from `state` on `device`.
+    /// Buffers per parameter that `config` keeps: momentum for SGD, m and v for Adam.
+    fn buffers(config: &OptimizerConfig) -> usize {
+        match *config {
+            OptimizerConfig::Sgd { momentum, .. } => usize::from(momentum > 0.0),
+            OptimizerConfig::Adam { .. } => 2,
+        }
+    }
+
+    /// An optimiser continuing from `state` on `device`. A state kept by another kind of
+    /// optimiser (SGD's momentum for Adam, say) means nothing to this one, which starts fresh.
     pub fn restore(config: OptimizerConfig, state: &OptimizerState, device: &Device) -> Self {
+        if !state.slots.is_empty() && state.slots.len() != Self::buffers(&config) {
+            return Self::new(config);
+        }
         let upload = |v: &Vec<f32>| vector(v.clone(), device);
         Self {
             config,
@@ -229,7 +241,8 @@ mod tests {
     #[test]
     fn state_round_trips() {
         let device = Device::flex();
-        let config = OptimizerConfig::default();
+        let config =
+            crate::train::defaults::optimizer(coevo_sdk::Task::Classification { classes: 10 });
         let mut opt = Optimizer::new(config);
         let p = opt.update(
             &[vector(vec![1.0, 2.0], &device)],

@@ -5,9 +5,10 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::coupling;
+use super::defaults;
 use super::loss::{self, LossKind, LossMismatch};
 use super::optimizer::{Optimizer, OptimizerState};
-use coevo_sdk::TrainSpec;
+use coevo_sdk::{OptimizerConfig, TrainSpec};
 
 use crate::data::{DeviceSplit, Task, augment_batch};
 use crate::model::{Mode, Model};
@@ -87,6 +88,10 @@ pub struct TrainerState {
 #[derive(Debug, Clone)]
 pub struct Trainer {
     config: TrainSpec,
+    /// The config's optimiser, or the task's default when it names none.
+    optimizer_config: OptimizerConfig,
+    /// Epochs of the schedule before this call's first, and epochs it spans.
+    schedule_span: (usize, usize),
     teacher: Option<Model>,
     loss: LossKind,
     optimizer: Optimizer,
@@ -114,11 +119,19 @@ impl Trainer {
                 reason: "must be at least 1".into(),
             });
         }
-        config
+        let optimizer_config = config
             .optimizer
+            .unwrap_or_else(|| defaults::optimizer(task));
+        optimizer_config
             .validate()
             .map_err(|reason| TrainError::Config {
                 field: "optimizer",
+                reason,
+            })?;
+        let schedule_span = config
+            .schedule_span()
+            .map_err(|reason| TrainError::Config {
+                field: "schedule_epochs",
                 reason,
             })?;
         if (config.coupling.is_some() || config.distill.is_some()) && loss != LossKind::CrossEntropy
@@ -129,7 +142,9 @@ impl Trainer {
             });
         }
         Ok(Self {
-            optimizer: Optimizer::new(config.optimizer),
+            optimizer: Optimizer::new(optimizer_config),
+            optimizer_config,
+            schedule_span,
             teacher: None,
             loss,
             config,
@@ -151,10 +166,22 @@ impl Trainer {
         device: &burn::tensor::Device,
     ) -> Result<Self, TrainError> {
         let mut trainer = Self::new(config, task)?;
-        trainer.optimizer = Optimizer::restore(trainer.config.optimizer, &state.optimizer, device);
+        trainer.optimizer = Optimizer::restore(trainer.optimizer_config, &state.optimizer, device);
         trainer.epoch = state.epoch;
         trainer.step = state.step;
         Ok(trainer)
+    }
+
+    /// Optimiser steps in an epoch over `samples` at `batch_size`. A batch of one sample has
+    /// no batch statistics and is dropped (so a batch size of one takes no step at all).
+    pub fn steps_per_epoch(samples: usize, batch_size: usize) -> u64 {
+        let full = if batch_size > 1 {
+            samples / batch_size
+        } else {
+            0
+        };
+        let rest = samples.checked_rem(batch_size).unwrap_or(0);
+        (full + usize::from(rest > 1)) as u64
     }
 
     /// The state to checkpoint.
@@ -169,6 +196,11 @@ impl Trainer {
     /// The config.
     pub fn config(&self) -> &TrainSpec {
         &self.config
+    }
+
+    /// The optimiser in use (the spec's, or the task's default).
+    pub fn optimizer_config(&self) -> OptimizerConfig {
+        self.optimizer_config
     }
 
     /// The loss in use.
@@ -206,21 +238,26 @@ impl Trainer {
             .filter(|b| b.len() > 1)
             .collect();
         let steps_per_epoch = batches.len() as u64;
-        let total = steps_per_epoch * self.config.epochs as u64;
+        debug_assert_eq!(
+            steps_per_epoch,
+            Self::steps_per_epoch(order.len(), self.config.batch_size)
+        );
+        let (offset, span) = self.schedule_span;
+        let total = steps_per_epoch * span as u64;
         let members = model.members();
         let mut sums = vec![0f64; members];
         let mut window: Vec<Tensor<1>> = Vec::with_capacity(CHECK_EVERY);
         let mut last_good = (model.clone(), self.optimizer.clone(), self.step);
-        let mut lr = self.config.optimizer.lr();
+        let base_lr = self.optimizer_config.lr();
+        let mut lr = base_lr;
         for (i, batch) in batches.iter().enumerate() {
-            // The schedule spans this run's epochs, however many steps came before them.
-            let progress = self.epoch as u64 * steps_per_epoch + i as u64;
-            lr = self.config.schedule.lr(
-                self.config.optimizer.lr(),
-                progress,
-                steps_per_epoch,
-                total,
-            );
+            // The schedule spans the epochs the spec says, however many optimiser steps came
+            // before them: a new call restarts it unless the spec continues it.
+            let progress = (offset + self.epoch) as u64 * steps_per_epoch + i as u64;
+            lr = self
+                .config
+                .schedule
+                .lr(base_lr, progress, steps_per_epoch, total);
             window.push(self.train_step(model, data, batch, lr)?);
             let last = i + 1 == batches.len();
             if window.len() == CHECK_EVERY || last {

@@ -25,9 +25,10 @@ pub struct Config {
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     /// The optimiser (the paper's: SGD, lr 0.01, momentum 0.9, weight decay 5e-4).
-    #[serde(default)]
+    #[serde(default = "paper_optimizer")]
     pub optimizer: OptimizerConfig,
-    /// The learning rate over epochs (constant within an epoch).
+    /// The learning rate over all `epochs`, step by step: one schedule across the epochs'
+    /// training calls.
     #[serde(default)]
     pub schedule: Schedule,
     /// Image augmentation of training batches.
@@ -55,6 +56,14 @@ fn default_members() -> usize {
 fn default_model() -> Value {
     // The paper's network and initialisation.
     json!({ "preset": "lenet5", "init": "xavier" })
+}
+fn paper_optimizer() -> OptimizerConfig {
+    OptimizerConfig::Sgd {
+        lr: 0.01,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        nesterov: false,
+    }
 }
 fn default_epochs() -> usize {
     10

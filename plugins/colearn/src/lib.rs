@@ -27,8 +27,7 @@ mod record;
 
 use coevo_sdk::serde_json::{Value, json};
 use coevo_sdk::{
-    Algorithm, EvalSpec, HookInfo, Host, ModelId, OptimizerConfig, PluginError, Split, StepReport,
-    TrainSpec,
+    Algorithm, EvalSpec, HookInfo, Host, ModelId, PluginError, Split, StepReport, TrainSpec,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -55,24 +54,24 @@ pub struct CoLearning {
 }
 
 impl CoLearning {
-    /// The training call of the coming epoch: one epoch at its scheduled rate with `beta`.
-    fn epoch_spec(&self, beta: &[Vec<f64>]) -> (TrainSpec, f64) {
+    /// The training call of the coming epoch: one epoch with `beta`, the schedule continuing
+    /// over the config's epochs.
+    fn epoch_spec(&self, beta: &[Vec<f64>]) -> TrainSpec {
         let c = &self.config;
-        let lr = c
-            .schedule
-            .lr(c.optimizer.lr(), self.epoch as u64, 1, c.epochs as u64);
         // β = 0 everywhere is independent training: no coupling term to compute.
         let coupled = beta.iter().flatten().any(|&b| b != 0.0);
-        let spec = TrainSpec {
+        TrainSpec {
             epochs: 1,
             batch_size: c.batch_size,
-            optimizer: with_lr(c.optimizer, lr),
+            optimizer: Some(c.optimizer),
+            schedule: c.schedule,
+            schedule_offset: self.epoch,
+            schedule_epochs: Some(c.epochs),
             augment: c.augment,
             seed: self.train_seed,
             coupling: coupled.then(|| beta.to_vec()),
             ..TrainSpec::default()
-        };
-        (spec, lr)
+        }
     }
 
     fn measure(
@@ -107,36 +106,6 @@ impl CoLearning {
             "last": self.history.last(),
             "history": self.history,
         })
-    }
-}
-
-/// `optimizer` with its learning rate replaced.
-fn with_lr(optimizer: OptimizerConfig, rate: f64) -> OptimizerConfig {
-    match optimizer {
-        OptimizerConfig::Sgd {
-            momentum,
-            weight_decay,
-            nesterov,
-            ..
-        } => OptimizerConfig::Sgd {
-            lr: rate,
-            momentum,
-            weight_decay,
-            nesterov,
-        },
-        OptimizerConfig::Adam {
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-            ..
-        } => OptimizerConfig::Adam {
-            lr: rate,
-            beta1,
-            beta2,
-            eps,
-            weight_decay,
-        },
     }
 }
 
@@ -210,13 +179,13 @@ impl Algorithm for CoLearning {
             self.members.len(),
             self.config.uniform_beta(),
         )?;
-        let (spec, lr) = self.epoch_spec(&beta);
+        let spec = self.epoch_spec(&beta);
         let trained = host.train(&self.members, &spec, None)?;
         let (train, validation) = self.measure(host)?;
         self.epoch += 1;
         let record = EpochRecord {
             epoch: self.epoch,
-            lr,
+            lr: trained.lr,
             beta,
             objective: trained.train_loss,
             train,

@@ -7,7 +7,9 @@ use coevo::data::{
     Augment, DataSource, Dataset, Inputs, Normalise, ResidentData, Samples, Targets, Task,
 };
 use coevo::model::{Model, ModelSpec};
-use coevo::train::{EvalOptions, OptimizerConfig, TrainError, TrainSpec, Trainer, evaluate, fit};
+use coevo::session::Session;
+use coevo::train::{OptimizerConfig, TrainError, TrainSpec, Trainer};
+use coevo_sdk::Combination;
 use coevo_tests::bundled_fashion_mnist;
 
 fn bundled(train: usize, test: usize) -> Dataset {
@@ -36,7 +38,8 @@ fn run(seed: u64) -> (String, Vec<f32>) {
     let data = bundled(1200, 300);
     let validation: Vec<usize> = (0..200).collect();
     let resident = ResidentData::upload(&data, &validation, Normalise::Auto, &device);
-    let mut model = Model::new(spec(), &device, seed).unwrap();
+    let mut session = Session::new(resident, device, seed);
+    let id = session.create_from_spec(spec(), seed).unwrap();
     let config = TrainSpec {
         epochs: 2,
         batch_size: 50,
@@ -47,22 +50,13 @@ fn run(seed: u64) -> (String, Vec<f32>) {
         seed,
         ..TrainSpec::default()
     };
-    let mut trainer = Trainer::new(config, data.task).unwrap();
-    let epochs = fit(
-        &mut model,
-        &mut trainer,
-        &resident,
-        &mut |_| {},
-        &mut |_| {},
-    )
-    .unwrap();
-    let test = evaluate(
-        &model,
-        resident.test_for_final_report(),
-        trainer.loss(),
-        EvalOptions::default(),
-    )
-    .unwrap();
+    let epochs = session
+        .fit(&[id], config, &mut |_| {}, &mut |_| {})
+        .unwrap();
+    assert!(epochs.iter().all(|e| e.validation.is_some()));
+    let test = session
+        .evaluate_for_final_report(&[id], Combination::Mean, false)
+        .unwrap();
     let mut epochs = serde_json::to_value(&epochs).unwrap();
     // Wall-clock figures are the only thing allowed to differ.
     for epoch in epochs.as_array_mut().unwrap() {
@@ -71,7 +65,7 @@ fn run(seed: u64) -> (String, Vec<f32>) {
     }
     (
         format!("{epochs} {}", serde_json::to_string(&test).unwrap()),
-        model.flat_params(),
+        session.model(id).unwrap().flat_params(),
     )
 }
 
@@ -115,12 +109,12 @@ fn a_diverging_run_reports_its_step_and_keeps_the_last_good_model() {
     let config = TrainSpec {
         epochs: 20,
         batch_size: 20,
-        optimizer: OptimizerConfig::Sgd {
+        optimizer: Some(OptimizerConfig::Sgd {
             lr: 10.0,
             momentum: 0.9,
             weight_decay: 0.0,
             nesterov: false,
-        },
+        }),
         ..TrainSpec::default()
     };
     let mut trainer = Trainer::new(config, data.task).unwrap();

@@ -143,12 +143,12 @@ fn config(args: &ColearnBenchArgs) -> TrainSpec {
     let n = args.members;
     TrainSpec {
         batch_size: args.batch_size,
-        optimizer: OptimizerConfig::Sgd {
+        optimizer: Some(OptimizerConfig::Sgd {
             lr: 0.01,
             momentum: 0.9,
             weight_decay: 5e-4,
             nesterov: false,
-        },
+        }),
         coupling: Some(
             (0..n)
                 .map(|i| (0..n).map(|j| if i == j { 0.0 } else { beta }).collect())

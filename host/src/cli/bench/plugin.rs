@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use coevo::data::{Dataset, Inputs, Normalise, ResidentData, Samples, Targets, Task};
-use coevo::plugin::{FileWatch, HostState, PluginHost, PluginPath, PluginRun, load_fresh_copy};
+use coevo::plugin::{FileWatch, PluginHost, PluginPath, PluginRun, load_fresh_copy};
+use coevo::session::Session;
 use coevo_sdk::Host;
 use serde::Serialize;
 use serde_json::json;
@@ -61,7 +62,7 @@ fn synthetic_host() -> std::rc::Rc<PluginHost> {
     };
     let device = burn::tensor::Device::flex();
     let resident = ResidentData::upload(&data, &[], Normalise::None, &device);
-    std::rc::Rc::new(PluginHost::new(HostState::new(resident, device, 0)))
+    std::rc::Rc::new(PluginHost::new(Session::new(resident, device, 0)))
 }
 
 #[derive(Serialize)]

@@ -180,12 +180,12 @@ fn time_coevo(
     let mut model = Model::new(spec.clone(), &burn_device, INIT_SEED)?;
     let config = TrainSpec {
         batch_size: batch,
-        optimizer: OptimizerConfig::Sgd {
+        optimizer: Some(OptimizerConfig::Sgd {
             lr: 0.01,
             momentum: 0.9,
             weight_decay: 5e-4,
             nesterov: false,
-        },
+        }),
         ..TrainSpec::default()
     };
     let mut trainer = Trainer::new(config, dataset.task)?;

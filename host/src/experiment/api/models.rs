@@ -4,9 +4,9 @@ use rhai::{Array, Dynamic, Engine, INT, Map};
 use serde_json::{Value, json};
 
 use super::{Rr, Shared, from_dynamic, ids, journaled, pure, to_dynamic};
-use crate::checkpoint;
+use coevo_sdk::{Coefficients, Noise};
+
 use crate::experiment::state::RunState;
-use crate::params::{self, Coefficients, NoiseMode};
 use crate::seed;
 
 pub fn register(engine: &mut Engine, state: &Shared) {
@@ -65,11 +65,15 @@ pub fn register(engine: &mut Engine, state: &Shared) {
     let s = state.clone();
     engine.register_fn(
         "blend",
-        move |models: Array, coefficients: Array| -> Rr<Dynamic> {
+        move |models: Array, coefficients: Dynamic| -> Rr<Dynamic> {
             let ids = ids(&Dynamic::from_array(models))?;
-            let c: Vec<f32> =
-                from_dynamic(&Dynamic::from_array(coefficients), "blend coefficients")?;
-            journaled(&s, "blend", |st, _, _| blend(st, &ids, c))
+            let coefficients = coefficients_from(&coefficients)?;
+            journaled(&s, "blend", |st, _, _| {
+                st.host_mut()
+                    .blend(&ids, coefficients)
+                    .map(|id| json!(id))
+                    .map_err(|e| e.message)
+            })
         },
     );
     let s = state.clone();
@@ -83,9 +87,9 @@ pub fn register(engine: &mut Engine, state: &Shared) {
     engine.register_fn("save_model", move |id: INT, path: &str| -> Rr<Dynamic> {
         journaled(&s, "save_model", |st, _, _| {
             let target = st.roots.writable(path)?;
-            let host = st.host();
-            let model = host.model(id as u64).map_err(|e| e.message)?;
-            checkpoint::save(model, &target).map_err(|e| e.to_string())?;
+            st.host()
+                .save_model(id as u64, &target)
+                .map_err(|e| e.message)?;
             Ok(json!(target.display().to_string()))
         })
     });
@@ -93,9 +97,8 @@ pub fn register(engine: &mut Engine, state: &Shared) {
     engine.register_fn("load_model", move |path: &str| -> Rr<Dynamic> {
         journaled(&s, "load_model", |st, _, _| {
             let source = st.roots.readable(path)?;
-            let device = st.host().device().clone();
-            let model = checkpoint::load(&source, &device).map_err(|e| e.to_string())?;
-            Ok(json!(st.host_mut().insert_model(model)))
+            let id = st.host_mut().load_model(&source).map_err(|e| e.message)?;
+            Ok(json!(id))
         })
     });
 }
@@ -114,55 +117,40 @@ fn create(state: &Shared, spec: &Dynamic, seed: Option<u64>) -> Rr<Dynamic> {
     })
 }
 
-fn blend(st: &mut RunState, ids: &[u64], coefficients: Vec<f32>) -> Result<Value, String> {
-    if ids.len() != coefficients.len() {
-        return Err(format!(
-            "blend: {} models but {} coefficients",
-            ids.len(),
-            coefficients.len()
-        ));
+/// Blend coefficients from a script: an array (one per model), or a map with `per_layer` or
+/// `per_element`, model-major.
+fn coefficients_from(value: &Dynamic) -> Rr<Coefficients> {
+    if value.is_array() {
+        return from_dynamic(value, "blend coefficients").map(Coefficients::Whole);
     }
-    let mut host = st.host_mut();
-    let models = ids
-        .iter()
-        .map(|&id| host.model(id).cloned().map_err(|e| e.message))
-        .collect::<Result<Vec<_>, _>>()?;
-    let refs: Vec<&crate::model::Model> = models.iter().collect();
-    let blended =
-        params::blend(&refs, &Coefficients::Whole(coefficients)).map_err(|e| e.to_string())?;
-    Ok(json!(host.insert_model(blended)))
+    let map: std::collections::BTreeMap<String, Vec<f32>> =
+        from_dynamic(value, "blend coefficients")?;
+    match map.into_iter().collect::<Vec<_>>().as_slice() {
+        [(kind, c)] if kind == "per_layer" => Ok(Coefficients::PerLayer(c.clone())),
+        [(kind, c)] if kind == "per_element" => Ok(Coefficients::PerElement(c.clone())),
+        _ => Err(super::fail(
+            "blend coefficients: an array (one per model), #{per_layer: [...]} or #{per_element: [...]}",
+        )),
+    }
 }
 
 fn perturb(st: &mut RunState, id: u64, options: &Value, call: u64) -> Result<Value, String> {
     let number =
         |key: &str, default: f64| options.get(key).and_then(Value::as_f64).unwrap_or(default);
-    let per_tensor = options
-        .get("per_tensor")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let seed = options
-        .get("seed")
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| seed::derive(st.host().seed(), "perturb", call));
-    let noise = params::Noise {
+    let noise = Noise {
         sigma: number("sigma", 0.01),
         probability: number("probability", 1.0),
-        mode: if per_tensor {
-            NoiseMode::PerTensor
-        } else {
-            NoiseMode::PerElement
-        },
-        seed,
+        per_tensor: options
+            .get("per_tensor")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        seed: options
+            .get("seed")
+            .and_then(Value::as_u64)
+            .unwrap_or_else(|| seed::derive(st.host().seed(), "perturb", call)),
     };
-    if !(noise.sigma >= 0.0 && (0.0..=1.0).contains(&noise.probability)) {
-        return Err(format!(
-            "perturb: sigma must be ≥ 0 and probability in [0, 1], found {} and {}",
-            noise.sigma, noise.probability
-        ));
-    }
-    let mut host = st.host_mut();
-    let mut model = host.model(id).cloned().map_err(|e| e.message)?;
-    model.add_noise(&noise);
-    host.insert_model_as(id, model);
-    Ok(Value::Null)
+    st.host_mut()
+        .add_noise(id, noise)
+        .map(|()| Value::Null)
+        .map_err(|e| format!("perturb: {}", e.message))
 }

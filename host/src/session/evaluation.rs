@@ -1,0 +1,92 @@
+//! Evaluation of models on a split, the test split only for the final report.
+
+use coevo_sdk::ffi::ModelId;
+use coevo_sdk::{Combination, EvalSpec, Split};
+
+use super::ServiceError;
+use super::state::{Result, Session};
+use crate::data::DeviceSplit;
+use crate::device::is_cpu;
+use crate::model::Model;
+use crate::train::{
+    EvalOptions, EvaluateError, Evaluation, default_loss, eval_batch_size, evaluate, evaluate_each,
+};
+
+impl Session {
+    /// Evaluates `ids` on the training or validation split, as `spec` says; `per_sample` and
+    /// `probabilities` ask for each sample's loss and class probabilities per model.
+    pub fn evaluate(
+        &self,
+        ids: &[ModelId],
+        spec: &EvalSpec,
+        per_sample: bool,
+        probabilities: bool,
+    ) -> Result<Evaluation> {
+        let data = self.data()?;
+        let split = match spec.split {
+            Split::Train => &data.train,
+            Split::Validation => data.selection(),
+        };
+        let subset = spec
+            .subset
+            .as_ref()
+            .map(|s| s.iter().map(|&i| i as usize).collect::<Vec<_>>());
+        if let Some(&bad) = subset.iter().flatten().find(|&&i| i >= split.len()) {
+            return Err(ServiceError::invalid(format!(
+                "subset index {bad} is past the split's {} samples",
+                split.len()
+            )));
+        }
+        let options = EvalOptions {
+            per_sample_loss: per_sample,
+            probabilities,
+            combination: spec.combination,
+            subset,
+            diagnostics: spec.diagnostics,
+            batch_size: eval_batch_size(&self.device),
+        };
+        self.score(ids, split, options)
+    }
+
+    /// Evaluates `ids` on the test split. Its name says what it is for: nothing that selects
+    /// or scores candidates calls it, so no search reads the test split by accident.
+    pub fn evaluate_for_final_report(
+        &self,
+        ids: &[ModelId],
+        combination: Combination,
+        diagnostics: bool,
+    ) -> Result<Evaluation> {
+        let options = EvalOptions {
+            combination,
+            diagnostics,
+            batch_size: eval_batch_size(&self.device),
+            ..EvalOptions::default()
+        };
+        self.score(ids, self.data()?.test_for_final_report(), options)
+    }
+
+    fn score(
+        &self,
+        ids: &[ModelId],
+        split: &DeviceSplit,
+        options: EvalOptions,
+    ) -> Result<Evaluation> {
+        if ids.is_empty() {
+            return Err(ServiceError::invalid("evaluate needs at least one model"));
+        }
+        let members = self.cloned_models(ids)?;
+        let loss = default_loss(self.data()?.task);
+        // A stack computes all members in one pass, which pays on a GPU; CPU kernels run each
+        // model's convolutions faster on their own (see BENCHMARKS.md, MeGA).
+        let evaluation = match is_cpu(&self.device) {
+            true => evaluate_each(&members, split, loss, options),
+            false => Model::stack(&members)
+                .map_err(EvaluateError::from)
+                .and_then(|stack| Ok(evaluate(&stack, split, loss, options)?)),
+        };
+        evaluation.map_err(|e| match e {
+            EvaluateError::Architecture(_) => ServiceError::invalid(e.to_string()),
+            _ => ServiceError::failed(e.to_string()),
+        })
+    }
+}

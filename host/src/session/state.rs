@@ -1,0 +1,195 @@
+//! The session's state: data, models by id, optimiser states, hooks, metrics, cancellation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::tensor::Device;
+use coevo_sdk::DatasetInfo;
+use coevo_sdk::ffi::ModelId;
+use serde_json::Value;
+
+use super::{Hooks, NoHooks, OptimizerStates, ServiceError};
+use crate::data::ResidentData;
+use crate::model::Model;
+use crate::seed;
+
+/// One `log_metrics` record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRecord {
+    /// The plugin's step.
+    pub step: u64,
+    /// The numbers it logged.
+    pub values: Value,
+}
+
+type MetricSink = Box<dyn FnMut(&MetricRecord)>;
+type ProgressSink = Box<dyn FnMut(u64, u64)>;
+
+pub(super) type Result<T> = std::result::Result<T, ServiceError>;
+
+/// Everything the services act on.
+pub struct Session {
+    pub(super) data: Option<ResidentData>,
+    pub(super) device: Device,
+    seed: u64,
+    pub(super) models: BTreeMap<ModelId, Model>,
+    pub(super) next_id: ModelId,
+    pub(super) optimizers: OptimizerStates,
+    hooks: Box<dyn Hooks>,
+    cancel: Arc<AtomicBool>,
+    metrics: Vec<MetricRecord>,
+    on_metrics: Option<MetricSink>,
+    on_progress: Option<ProgressSink>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("data", &self.data.as_ref().map(|d| d.name.clone()))
+            .field("models", &self.models.len())
+            .field("optimizer_states", &self.optimizers.len())
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session over `data` on `device`, deriving every seed from `seed`.
+    pub fn new(data: ResidentData, device: Device, seed: u64) -> Self {
+        let mut session = Self::without_data(device, seed);
+        session.data = Some(data);
+        session
+    }
+
+    /// A session with no data set yet (an experiment loads one).
+    pub fn without_data(device: Device, seed: u64) -> Self {
+        Self {
+            data: None,
+            device,
+            seed,
+            models: BTreeMap::new(),
+            next_id: 1,
+            optimizers: OptimizerStates::default(),
+            hooks: Box::new(NoHooks),
+            cancel: Arc::new(AtomicBool::new(false)),
+            metrics: Vec::new(),
+            on_metrics: None,
+            on_progress: None,
+        }
+    }
+
+    /// Routes hook calls to `hooks`.
+    pub fn set_hooks(&mut self, hooks: Box<dyn Hooks>) {
+        self.hooks = hooks;
+    }
+
+    /// Called with each metrics record as it is logged.
+    pub fn on_metrics(&mut self, sink: impl FnMut(&MetricRecord) + 'static) {
+        self.on_metrics = Some(Box::new(sink));
+    }
+
+    /// Called with each progress report.
+    pub fn on_progress(&mut self, sink: impl FnMut(u64, u64) + 'static) {
+        self.on_progress = Some(Box::new(sink));
+    }
+
+    /// Shares `flag` as the run's cancellation flag (set by Ctrl-C).
+    pub fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = flag;
+    }
+
+    /// The flag that cancels the run when set.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    /// Whether the run was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// Metrics logged so far.
+    pub fn metrics(&self) -> &[MetricRecord] {
+        &self.metrics
+    }
+
+    /// The data.
+    pub fn data(&self) -> Result<&ResidentData> {
+        self.data
+            .as_ref()
+            .ok_or_else(|| ServiceError::failed("no data set is loaded"))
+    }
+
+    /// Makes `data` the data set every service works on.
+    pub fn set_data(&mut self, data: ResidentData) {
+        self.data = Some(data);
+    }
+
+    /// The device models live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The run's seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// A seed derived from the run's for `label` and `index`.
+    pub fn derive_seed(&self, label: &str, index: u64) -> u64 {
+        seed::derive(self.seed, label, index)
+    }
+
+    /// Optimiser states of the live models and groups.
+    pub fn optimizer_states(&self) -> &OptimizerStates {
+        &self.optimizers
+    }
+
+    /// Restores the optimiser state of a group (from a checkpoint).
+    pub fn set_optimizer_state(&mut self, ids: Vec<ModelId>, state: crate::train::TrainerState) {
+        self.optimizers.insert(ids, state);
+    }
+
+    /// Records a plugin's metrics.
+    pub fn log_metrics(&mut self, step: u64, values: Value) -> Result<()> {
+        if !values.is_object() {
+            return Err(ServiceError::invalid("metrics must be a JSON object"));
+        }
+        let record = MetricRecord { step, values };
+        if let Some(sink) = &mut self.on_metrics {
+            sink(&record);
+        }
+        self.metrics.push(record);
+        Ok(())
+    }
+
+    /// Passes a plugin's progress on.
+    pub fn progress(&mut self, done: u64, total: u64) {
+        if let Some(sink) = &mut self.on_progress {
+            sink(done, total);
+        }
+    }
+
+    /// The data set, as plugins see it.
+    pub fn dataset_info(&self) -> Result<DatasetInfo> {
+        let data = self.data()?;
+        Ok(DatasetInfo {
+            name: data.name.clone(),
+            task: data.task,
+            sample_shape: data.train.sample_shape.clone(),
+            train: data.train.len(),
+            validation: data.validation.as_ref().map_or(0, |v| v.len()),
+        })
+    }
+
+    /// Calls the script's hook `name`.
+    pub fn call_hook(&self, name: &str, args: &Value) -> Result<Value> {
+        match self.hooks.call(name, args) {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(ServiceError::not_found(format!(
+                "no hook `{name}` is defined"
+            ))),
+            Err(message) => Err(ServiceError::failed(message)),
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The session's lifecycles and its one training loop, on small synthetic data.
+
+use burn::tensor::Device;
+use coevo_sdk::{OptimizerConfig, Schedule, Task, TrainSpec};
+
+use super::{Continue, Session};
+use crate::data::{Dataset, Inputs, Normalise, ResidentData, Samples, Targets};
+
+/// 120 samples of 8 features in 3 classes (or their class as a real value), 20 held out.
+fn session(task: Task) -> Session {
+    let n = 120;
+    let inputs = (0..n * 8)
+        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0)
+        .collect();
+    let targets = match task {
+        Task::Classification { .. } => Targets::Classes((0..n).map(|i| (i % 3) as u32).collect()),
+        Task::Regression => Targets::Values((0..n).map(|i| (i % 3) as f32).collect()),
+    };
+    let samples = Samples {
+        inputs: Inputs::F32(inputs),
+        targets,
+        coarse: None,
+    };
+    let data = Dataset {
+        name: "synthetic".into(),
+        task,
+        sample_shape: vec![8],
+        class_names: vec![],
+        train: samples.clone(),
+        test: samples,
+    };
+    let device = Device::flex();
+    let validation: Vec<usize> = (0..20).collect();
+    let resident = ResidentData::upload(&data, &validation, Normalise::Auto, &device);
+    Session::new(resident, device, 5)
+}
+
+fn classes() -> Task {
+    Task::Classification { classes: 3 }
+}
+
+fn mlp(session: &mut Session, seed: u64) -> u64 {
+    let spec = serde_json::json!({"input": [8], "layers": [
+        {"type": "linear", "out": 6}, {"type": "relu"}, {"type": "linear", "out": 3}]});
+    session.create_model(&spec, seed).unwrap()
+}
+
+fn spec(epochs: usize) -> TrainSpec {
+    TrainSpec {
+        epochs,
+        batch_size: 16,
+        seed: 3,
+        ..TrainSpec::default()
+    }
+}
+
+fn params(session: &Session, id: u64) -> Vec<f32> {
+    session.model(id).unwrap().flat_params()
+}
+
+#[test]
+fn freeing_a_model_frees_its_optimiser_state_and_ids_are_never_reused() {
+    let mut s = session(classes());
+    let mut seen = Vec::new();
+    for seed in 0..5 {
+        let id = mlp(&mut s, seed);
+        s.train(&[id], spec(1), None).unwrap();
+        assert_eq!(s.optimizer_states().len(), 1);
+        s.free_model(id).unwrap();
+        assert!(
+            s.optimizer_states().is_empty(),
+            "model {id}'s momentum outlived it"
+        );
+        assert!(!seen.contains(&id), "id {id} was handed out twice");
+        seen.push(id);
+    }
+    let a = mlp(&mut s, 0);
+    let b = mlp(&mut s, 1);
+    s.train(&[a, b], spec(1), None).unwrap();
+    s.train(&[b], spec(1), None).unwrap();
+    assert_eq!(s.optimizer_states().len(), 2);
+    s.free_model(a).unwrap();
+    assert_eq!(
+        s.optimizer_states().len(),
+        1,
+        "the stack of a and b went with a"
+    );
+    assert!(s.optimizer_states().get(&[b]).is_some());
+}
+
+#[test]
+fn a_schedule_continued_over_calls_is_one_schedule() {
+    let cosine = |epochs, offset| TrainSpec {
+        schedule: Schedule::Cosine { min_lr: 0.0 },
+        schedule_offset: offset,
+        schedule_epochs: Some(3),
+        ..spec(epochs)
+    };
+    let mut s = session(classes());
+    let whole = mlp(&mut s, 9);
+    let pieces = s.clone_model(whole).unwrap();
+    let one = s.train(&[whole], cosine(3, 0), None).unwrap();
+    let mut last = None;
+    for epoch in 0..3 {
+        last = Some(s.train(&[pieces], cosine(1, epoch), None).unwrap());
+    }
+    let last = last.unwrap();
+    assert_eq!(params(&s, whole), params(&s, pieces));
+    assert_eq!(one.lr, last.lr);
+    assert_eq!(one.steps, 3 * last.steps, "each call counts its own steps");
+    // Without the offset each call restarts the schedule at the base rate.
+    let restarted = s.clone_model(whole).unwrap();
+    let report = s.train(&[restarted], spec(1), None).unwrap();
+    assert_eq!(report.lr, 0.05);
+}
+
+#[test]
+fn resetting_the_optimiser_trains_as_a_fresh_model_would() {
+    let mut s = session(classes());
+    let trained = mlp(&mut s, 2);
+    s.train(&[trained], spec(1), None).unwrap();
+    let fresh = s.clone_model(trained).unwrap();
+    let momentum = s.clone_model(trained).unwrap();
+    let reset = TrainSpec {
+        reset_optimizer: true,
+        ..spec(1)
+    };
+    s.train(&[trained], reset, None).unwrap();
+    s.train(&[fresh], spec(1), None).unwrap();
+    // A copy does not inherit the original's momentum, so `fresh` trained from none; the
+    // original, reset, must match it. Training `momentum`'s original on would not.
+    assert_eq!(params(&s, trained), params(&s, fresh));
+    let with_momentum = s.clone_model(momentum).unwrap();
+    s.set_optimizer_state(
+        vec![with_momentum],
+        s.optimizer_states().get(&[fresh]).unwrap().clone(),
+    );
+    s.train(&[with_momentum], spec(1), None).unwrap();
+    s.train(&[momentum], spec(1), None).unwrap();
+    assert_ne!(params(&s, with_momentum), params(&s, momentum));
+}
+
+#[test]
+fn a_subset_trains_on_its_samples_repeats_included() {
+    let mut s = session(classes());
+    let id = mlp(&mut s, 4);
+    let subset = vec![
+        0, 1, 2, 3, 3, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18,
+    ];
+    let report = s.train(&[id], spec(2), Some(subset)).unwrap();
+    // 18 samples in batches of 16: one full batch and a batch of two, per epoch.
+    assert_eq!(report.steps, 4);
+    let err = s.train(&[id], spec(1), Some(vec![0, 100])).unwrap_err();
+    assert!(err.message.contains("subset index 100"), "{}", err.message);
+}
+
+#[test]
+fn every_caller_gets_the_learning_rate_default_of_its_task() {
+    let mut s = session(Task::Regression);
+    let id = mlp_regression(&mut s);
+    let report = s.train(&[id], spec(1), None).unwrap();
+    assert_eq!(report.lr, crate::train::defaults::sgd_lr(Task::Regression));
+    let explicit = TrainSpec {
+        optimizer: Some(OptimizerConfig::Adam {
+            lr: 0.002,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }),
+        ..spec(1)
+    };
+    assert_eq!(s.train(&[id], explicit, None).unwrap().lr, 0.002);
+}
+
+fn mlp_regression(session: &mut Session) -> u64 {
+    let spec = serde_json::json!({"input": [8], "layers": [
+        {"type": "linear", "out": 4}, {"type": "relu"}, {"type": "linear", "out": 1}]});
+    session.create_model(&spec, 1).unwrap()
+}
+
+#[test]
+fn an_interrupted_call_continues_where_its_state_left_it() {
+    let mut s = session(classes());
+    let whole = mlp(&mut s, 6);
+    let resumed = s.clone_model(whole).unwrap();
+    s.train(&[whole], spec(3), None).unwrap();
+    // Two epochs, then the call is taken up again as a resumed run would.
+    let mut run = s
+        .start_training(&[resumed], spec(3), None, Continue::NewCall)
+        .unwrap();
+    s.train_epoch(&mut run, &mut |_| {}).unwrap();
+    s.train_epoch(&mut run, &mut |_| {}).unwrap();
+    let steps_so_far = run.report().steps;
+    drop(run);
+    let mut run = s
+        .start_training(&[resumed], spec(3), None, Continue::InterruptedCall)
+        .unwrap();
+    while !run.finished() {
+        s.train_epoch(&mut run, &mut |_| {}).unwrap();
+    }
+    assert_eq!(params(&s, whole), params(&s, resumed));
+    assert_eq!(run.report().steps, steps_so_far / 2 * 3);
+}
