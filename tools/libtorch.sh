@@ -10,6 +10,9 @@
 #
 # Then: `source .libtorch/env.sh && cargo build --release --features tch`.
 #
+# COEVO_TORCH_VENV puts the virtual environment elsewhere than `.venv-torch` in the clone, so
+# that fresh clones on one machine (CI's) share one install instead of downloading it again.
+#
 # Why these steps: burn-tch turns on tch's `download-libtorch`, which fails offline unless
 # LIBTORCH points at an install; torch-sys links CUDA exactly when `lib/libtorch_cuda.so` exists,
 # so the CPU variant points LIBTORCH at a folder that holds torch's libraries minus the CUDA ones;
@@ -17,14 +20,14 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-venv="$root/.venv-torch"
+venv="${COEVO_TORCH_VENV:-$root/.venv-torch}"
 out="$root/.libtorch"
 python=${PYTHON:-python3}
 torch_version=2.9.0
 # torch's own dependencies, installed without letting pip pull the CUDA wheels.
 torch_deps=(filelock typing-extensions sympy networkx jinja2 fsspec mpmath markupsafe numpy safetensors)
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 make_venv() {
     [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"

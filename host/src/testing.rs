@@ -24,3 +24,10 @@ pub fn tiny_model(scale: f32) -> Model {
     model.set_flat_params(&flat).expect("17 values");
     model
 }
+
+/// `../shared/data/<name>` beside the repository; `None` (after saying why) where it is absent
+/// and fixtures are not required (see [`coevo_sdk::fixture`]).
+pub fn shared_data(name: &str) -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"));
+    coevo_sdk::fixture::existing(dir.join(name), "the shared data set")
+}

@@ -52,12 +52,11 @@ fn lenet5_learns_the_bundled_fashion_mnist_in_two_epochs() {
 
 #[test]
 fn cnn1d_learns_methylation_ages_with_the_default_settings() {
-    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
-        .join("methylation");
-    if !dir.is_dir() {
-        eprintln!("skipped: no shared methylation data at {}", dir.display());
+    let shared = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"));
+    let Some(dir) = coevo_sdk::fixture::existing(shared.join("methylation"), "the shared data set")
+    else {
         return;
-    }
+    };
     let data = format!("methylation={}", dir.display());
     let out = coevo(&[
         "train", "--model", "cnn1d", "--data", &data, "--epochs", "5", "--json",

@@ -16,6 +16,7 @@ pub mod client;
 #[doc(hidden)]
 pub mod export;
 pub mod ffi;
+pub mod fixture;
 pub mod host;
 pub mod metrics;
 pub mod search;

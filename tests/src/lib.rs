@@ -12,18 +12,11 @@ pub fn bundled_fashion_mnist() -> PathBuf {
     repo_root().join("data/fashion-mnist-10k")
 }
 
-/// `../shared/data/<name>` beside the repository, or `None` after printing why the test skips.
+/// `../shared/data/<name>` beside the repository, or `None` after printing why the test skips
+/// (a failure under `COEVO_REQUIRE_FIXTURES=1`, see [`coevo_sdk::fixture`]).
 pub fn shared_data(name: &str) -> Option<PathBuf> {
     let path = repo_root().join("../shared/data").join(name);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipped: {} is absent (the shared data folder is not beside this clone)",
-            path.display()
-        );
-        None
-    }
+    coevo_sdk::fixture::existing(path, "the shared data folder beside this clone")
 }
 
 /// A Python interpreter with torch and safetensors, or `None` after printing why the test skips.
@@ -59,7 +52,7 @@ pub fn c_compiler() -> Option<String> {
     {
         Some(cc)
     } else {
-        eprintln!("skipped: no C compiler `{cc}` (install gcc or set CC)");
+        coevo_sdk::fixture::missing(&format!("no C compiler `{cc}` (install gcc or set CC)"));
         None
     }
 }

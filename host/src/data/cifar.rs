@@ -456,12 +456,9 @@ mod tests {
 
     #[test]
     fn real_cifar10_has_50000_and_10000_balanced_records() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
-            .join("cifar-10-batches-bin");
-        if !dir.is_dir() {
-            eprintln!("skipped: no shared CIFAR-10 at {}", dir.display());
+        let Some(dir) = crate::testing::shared_data("cifar-10-batches-bin") else {
             return;
-        }
+        };
         let start = std::time::Instant::now();
         let data = load_cifar10(&dir).unwrap();
         eprintln!("CIFAR-10 loaded in {:.2?}", start.elapsed());

@@ -398,12 +398,9 @@ mod tests {
 
     #[test]
     fn real_fashion_mnist_has_60000_and_10000_images() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
-            .join("fashion-mnist");
-        if !dir.is_dir() {
-            eprintln!("skipped: no shared Fashion-MNIST at {}", dir.display());
+        let Some(dir) = crate::testing::shared_data("fashion-mnist") else {
             return;
-        }
+        };
         let start = std::time::Instant::now();
         let data = load_fashion_mnist(&dir).unwrap();
         eprintln!("Fashion-MNIST loaded in {:.2?}", start.elapsed());

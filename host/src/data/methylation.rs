@@ -179,12 +179,9 @@ mod tests {
 
     #[test]
     fn real_methylation_set_has_472_and_203_samples_of_7503_sites() {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data"))
-            .join("methylation");
-        if !dir.is_dir() {
-            eprintln!("skipped: no shared methylation data at {}", dir.display());
+        let Some(dir) = crate::testing::shared_data("methylation") else {
             return;
-        }
+        };
         let start = std::time::Instant::now();
         let data = load_methylation(&dir).unwrap();
         eprintln!("methylation loaded in {:.2?}", start.elapsed());

@@ -4,24 +4,17 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use coevo_sdk::client::{Plugin, PluginInstance};
 use coevo_sdk::serde_json::{Value, json};
-use coevo_sdk::testing::MockHost;
+use coevo_sdk::testing::{MockHost, MockInstance};
 
 use super::*;
 
 /// The accuracy of every candidate the `fitness` hook was asked about, by generation.
 type Seen = Rc<RefCell<Vec<Vec<f64>>>>;
 
-fn instance(host: &MockHost, config: &Value) -> PluginInstance {
-    let mut descriptor = std::ptr::null();
-    // SAFETY: the entry writes a pointer to its static descriptor.
-    let status = unsafe { coevo_plugin_entry(&mut descriptor, std::ptr::null_mut()) };
-    assert_eq!(status, 0);
-    // SAFETY: the descriptor is static in this very library.
-    let plugin = unsafe { Plugin::new(descriptor) }.unwrap();
-    // SAFETY: the mock outlives the instance.
-    unsafe { PluginInstance::create(plugin, host.table(), &config.to_string()) }.unwrap()
+fn instance<'h>(host: &'h MockHost, config: &Value) -> MockInstance<'h> {
+    host.instance::<Searching<Mega>>(&config.to_string())
+        .unwrap()
 }
 
 /// Parents far apart around an optimum that only some blends reach: accuracy is minus the
@@ -84,7 +77,7 @@ fn config(parents: &[ModelId]) -> Value {
     })
 }
 
-fn run_to_end(search: &mut PluginInstance) -> Value {
+fn run_to_end(search: &mut MockInstance) -> Value {
     loop {
         let report = search.step().unwrap();
         if report.done {

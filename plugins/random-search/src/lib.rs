@@ -145,29 +145,18 @@ coevo_sdk::export_plugin!(Searching<RandomSearch>);
 
 #[cfg(test)]
 mod tests {
-    use coevo_sdk::client::{Plugin, PluginInstance};
     use coevo_sdk::testing::MockHost;
 
     use super::*;
 
-    fn instance(host: &MockHost, config: &str) -> PluginInstance {
-        let mut descriptor = std::ptr::null();
-        // SAFETY: the entry writes a pointer to its static descriptor.
-        let status = unsafe { coevo_plugin_entry(&mut descriptor, std::ptr::null_mut()) };
-        assert_eq!(status, 0);
-        // SAFETY: the descriptor is static in this very library.
-        let plugin = unsafe { Plugin::new(descriptor) }.unwrap();
-        // SAFETY: the mock outlives the instance.
-        unsafe { PluginInstance::create(plugin, host.table(), config) }.unwrap()
-    }
-
     #[test]
     fn climbs_towards_the_mock_optimum_and_frees_what_it_drops() {
         let host = MockHost::new();
-        let mut search = instance(
-            &host,
-            r#"{"model": {"params": 16}, "population": 6, "generations": 30, "sigma": 0.1}"#,
-        );
+        let mut search = host
+            .instance::<Searching<RandomSearch>>(
+                r#"{"model": {"params": 16}, "population": 6, "generations": 30, "sigma": 0.1}"#,
+            )
+            .unwrap();
         let mut reports = Vec::new();
         loop {
             let report = search.step().unwrap();

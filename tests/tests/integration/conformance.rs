@@ -6,7 +6,8 @@
 //! the id of the K-th of them: plugins that work on the script's models get some. The suite builds each plugin, loads it like the host does, and checks that it
 //! describes itself, rejects a bad config with a message naming the field, runs to completion
 //! on a tiny problem, continues from a snapshot exactly as an uninterrupted run, and survives
-//! garbage JSON.
+//! garbage JSON. Each plugin is its own test, so a report names the plugin that failed; one
+//! more test checks that every plugin folder has its test.
 
 use std::path::{Path, PathBuf};
 
@@ -22,8 +23,8 @@ struct Case {
     models: Vec<Value>,
 }
 
-/// Every plugin folder, with its package name and conformance settings.
-fn cases() -> Vec<Case> {
+/// The plugin folders under `plugins/`.
+fn plugin_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(repo_root().join("plugins"))
         .unwrap()
         .filter_map(Result::ok)
@@ -31,8 +32,37 @@ fn cases() -> Vec<Case> {
         .filter(|p| p.join("Cargo.toml").exists())
         .collect();
     dirs.sort();
-    assert!(!dirs.is_empty(), "no plugins found");
-    dirs.iter().map(|dir| case(dir)).collect()
+    dirs
+}
+
+/// One conformance test per plugin folder.
+macro_rules! conformance {
+    ($($test:ident: $folder:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                conforms(&case(&repo_root().join("plugins").join($folder)));
+            }
+        )*
+
+        #[test]
+        fn every_plugin_folder_has_its_conformance_test() {
+            let tested = [$($folder),*];
+            for dir in plugin_dirs() {
+                let folder = dir.file_name().unwrap().to_string_lossy().into_owned();
+                assert!(
+                    tested.contains(&folder.as_str()),
+                    "plugins/{folder} has no conformance test: add it to `conformance!`"
+                );
+            }
+        }
+    };
+}
+
+conformance! {
+    colearn_conforms: "colearn",
+    mega_conforms: "mega",
+    random_search_conforms: "random-search",
 }
 
 fn case(dir: &Path) -> Case {
@@ -97,79 +127,89 @@ fn finish(run: &mut PluginRun) -> Vec<Value> {
     panic!("no end after 200 steps");
 }
 
-#[test]
-fn every_plugin_conforms() {
+/// Every live model's id and parameters, for comparing two runs' end states.
+fn live_params(run: &PluginRun) -> Vec<(u64, Vec<f32>)> {
+    let state = run.host().state();
+    state
+        .models()
+        .map(|(id, m)| (id, m.flat_params()))
+        .collect()
+}
+
+fn conforms(case: &Case) {
     let _device = device_lock();
-    for case in cases() {
-        let path = cdylib(&case.package);
-        let name = &case.package;
+    let path = cdylib(&case.package);
+    let name = &case.package;
 
-        // Describes itself.
-        let plugin = load(&path).unwrap();
+    // Describes itself.
+    let plugin = load(&path).unwrap();
+    assert!(
+        !plugin.name().is_empty() && !plugin.plugin.version().is_empty(),
+        "{name}: no name or version"
+    );
+    assert!(
+        !plugin.plugin.description().is_empty(),
+        "{name}: no description"
+    );
+    assert!(
+        plugin.plugin.schema().is_object(),
+        "{name}: no config schema"
+    );
+    for hook in plugin.plugin.hooks() {
         assert!(
-            !plugin.name().is_empty() && !plugin.plugin.version().is_empty(),
-            "{name}: no name or version"
+            !hook.default.is_empty(),
+            "{name}: hook {} has no documented default",
+            hook.name
         );
-        assert!(
-            !plugin.plugin.description().is_empty(),
-            "{name}: no description"
-        );
-        assert!(
-            plugin.plugin.schema().is_object(),
-            "{name}: no config schema"
-        );
-        for hook in plugin.plugin.hooks() {
-            assert!(
-                !hook.default.is_empty(),
-                "{name}: hook {} has no documented default",
-                hook.name
-            );
-        }
-
-        // Rejects a bad config with a message naming the field.
-        let bad = Case {
-            config: json!({"__no_such_field__": 1}),
-            ..case.clone()
-        };
-        let err = start(&path, &bad).unwrap_err();
-        assert!(
-            err.to_string().contains("__no_such_field__"),
-            "{name}: {err}"
-        );
-
-        // Runs to completion on a tiny problem.
-        let mut run = start(&path, &case).unwrap();
-        let uninterrupted = finish(&mut run);
-        assert!(!uninterrupted.is_empty(), "{name}: no steps");
-
-        // Snapshot, a new instance, restore: continues exactly as the uninterrupted run.
-        let mut first = start(&path, &case).unwrap();
-        let mut resumed: Vec<Value> = (0..case.snapshot_after)
-            .map(|_| first.step().unwrap().metrics)
-            .collect();
-        let snapshot = first.snapshot().unwrap();
-        first.swap(load(&path).unwrap()).unwrap();
-        first.restore(&snapshot, case.snapshot_after).unwrap();
-        resumed.extend(finish(&mut first));
-        assert_eq!(resumed, uninterrupted, "{name}: a restored run diverged");
-
-        // Survives garbage JSON.
-        let mut run = start(&path, &case).unwrap();
-        for garbage in [
-            json!("not an object"),
-            json!({"generation": "x"}),
-            json!(null),
-            json!([1, 2]),
-        ] {
-            assert!(
-                run.restore(&garbage, 0).is_err(),
-                "{name}: accepted the snapshot {garbage}"
-            );
-        }
-        let err =
-            PluginRun::start(load(&path).unwrap(), json!("{{{"), tiny_host(50, 0)).unwrap_err();
-        assert!(!err.to_string().is_empty(), "{name}");
-        // After all that the instance still works.
-        run.step().unwrap();
     }
+
+    // Rejects a bad config with a message naming the field.
+    let bad = Case {
+        config: json!({"__no_such_field__": 1}),
+        ..case.clone()
+    };
+    let err = start(&path, &bad).unwrap_err();
+    assert!(
+        err.to_string().contains("__no_such_field__"),
+        "{name}: {err}"
+    );
+
+    // Runs to completion on a tiny problem.
+    let mut run = start(&path, case).unwrap();
+    let uninterrupted = finish(&mut run);
+    assert!(!uninterrupted.is_empty(), "{name}: no steps");
+
+    // Snapshot, a new instance, restore: continues exactly as the uninterrupted run.
+    let mut first = start(&path, case).unwrap();
+    let mut resumed: Vec<Value> = (0..case.snapshot_after)
+        .map(|_| first.step().unwrap().metrics)
+        .collect();
+    let snapshot = first.snapshot().unwrap();
+    first.swap(load(&path).unwrap()).unwrap();
+    first.restore(&snapshot, case.snapshot_after).unwrap();
+    resumed.extend(finish(&mut first));
+    assert_eq!(resumed, uninterrupted, "{name}: a restored run diverged");
+    assert_eq!(
+        live_params(&first),
+        live_params(&run),
+        "{name}: a restored run ended with other models than the uninterrupted one"
+    );
+
+    // Survives garbage JSON.
+    let mut run = start(&path, case).unwrap();
+    for garbage in [
+        json!("not an object"),
+        json!({"generation": "x"}),
+        json!(null),
+        json!([1, 2]),
+    ] {
+        assert!(
+            run.restore(&garbage, 0).is_err(),
+            "{name}: accepted the snapshot {garbage}"
+        );
+    }
+    let err = PluginRun::start(load(&path).unwrap(), json!("{{{"), tiny_host(50, 0)).unwrap_err();
+    assert!(!err.to_string().is_empty(), "{name}");
+    // After all that the instance still works.
+    run.step().unwrap();
 }
