@@ -168,7 +168,7 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
             let validation = summary
                 .validation
                 .as_ref()
-                .map(|v| format!(", validation {:.4}", v.members[0].headline()))
+                .map(|v| format!(", validation {:.4}", v.metrics.members[0].headline()))
                 .unwrap_or_default();
             tracing::info!(
                 "epoch {}: loss {:.4}{validation}, {:.0} samples/s",
@@ -193,15 +193,15 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
         data: info,
         device: args.device,
         seed: args.seed,
-        test_accuracy: test.members[0].accuracy,
-        test_mae: test.members[0].mae,
+        test_accuracy: test.metrics.members[0].accuracy,
+        test_mae: test.metrics.members[0].mae,
         test,
         epochs,
         seconds: started.elapsed().as_secs_f64(),
         saved: args.save.clone(),
     };
     output::emit(global.json, &result, |r| {
-        let m = &r.test.members[0];
+        let m = &r.test.metrics.members[0];
         match (m.accuracy, m.mae) {
             (Some(acc), _) => println!(
                 "test accuracy {:.2} % (loss {:.4}) after {} epochs in {:.1} s",

@@ -440,7 +440,7 @@ unsafe extern "C" fn evaluate(
         if let Some(probs) = &evaluation.probabilities {
             copy_into(probs, probabilities, probabilities_len, "probabilities")?;
         }
-        put_json(out, &evaluation.summary())
+        put_json(out, &evaluation.metrics)
     })
 }
 

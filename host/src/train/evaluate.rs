@@ -6,7 +6,7 @@
 
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, Tensor};
-use coevo_sdk::{Combination, Diagnostics, Metrics};
+use coevo_sdk::{Combination, Metrics};
 use serde::{Deserialize, Serialize};
 
 use super::diagnostics::{Predictions, diagnose};
@@ -29,7 +29,7 @@ pub struct EvalOptions {
     pub combination: Combination,
     /// Evaluate only these samples of the split.
     pub subset: Option<Vec<usize>>,
-    /// Also measure [`Diagnostics`] (classification only).
+    /// Also measure [`coevo_sdk::Diagnostics`] (classification only).
     pub diagnostics: bool,
 }
 
@@ -46,32 +46,32 @@ impl Default for EvalOptions {
     }
 }
 
-/// Metrics of each member and of their ensemble.
+/// The metrics of each member and of their ensemble, the SDK's type that crosses to plugins
+/// and scripts as it is, with the per-sample values the caller asked for beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
-    /// One entry per member.
-    pub members: Vec<Metrics>,
-    /// The combined prediction, for stacks of two or more.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ensemble: Option<Metrics>,
+    /// Metrics of the members, their ensemble and the diagnostics.
+    #[serde(flatten)]
+    pub metrics: coevo_sdk::Evaluation,
     /// `[member][sample]` losses, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_sample_loss: Option<Vec<Vec<f32>>>,
     /// `[member][sample][class]` probabilities flattened, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probabilities: Option<Vec<f32>>,
-    /// Diversity, confidence, ReLU activity and weight spread, when asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diagnostics: Option<Diagnostics>,
 }
 
 impl Evaluation {
-    /// The metrics without the per-sample buffers: what crosses to plugins and scripts.
-    pub fn summary(&self) -> coevo_sdk::Evaluation {
-        coevo_sdk::Evaluation {
-            members: self.members.clone(),
-            ensemble: self.ensemble.clone(),
-            diagnostics: self.diagnostics.clone(),
+    /// Metrics without per-sample values.
+    fn of(members: Vec<Metrics>, ensemble: Option<Metrics>) -> Self {
+        Self {
+            metrics: coevo_sdk::Evaluation {
+                members,
+                ensemble,
+                diagnostics: None,
+            },
+            per_sample_loss: None,
+            probabilities: None,
         }
     }
 }
@@ -115,7 +115,7 @@ pub fn evaluate(
             samples: n,
             classes: probs.len() / (members * n).max(1),
         };
-        evaluation.diagnostics = Some(diagnose(
+        evaluation.metrics.diagnostics = Some(diagnose(
             model,
             predictions,
             inactive_by_member(inactive, members, n),
@@ -239,13 +239,7 @@ fn score(
     };
     let targets = split.host_targets.gather(&indices);
     let mut evaluation = match (&targets, outputs.is_empty()) {
-        (_, true) => Evaluation {
-            members: vec![Metrics::default(); members],
-            ensemble: None,
-            per_sample_loss: None,
-            probabilities: None,
-            diagnostics: None,
-        },
+        (_, true) => Evaluation::of(vec![Metrics::default(); members], None),
         (Targets::Classes(labels), false) => {
             classify(Tensor::cat(outputs, 1), &member_losses, labels, options)
         }
@@ -254,7 +248,7 @@ fn score(
         }
     };
     if members < 2 {
-        evaluation.ensemble = None;
+        evaluation.metrics.ensemble = None;
     }
     if options.per_sample_loss {
         evaluation.per_sample_loss = Some(member_losses);
@@ -303,13 +297,10 @@ fn classify(
         [m, n, k],
     );
     Evaluation {
-        members,
-        ensemble: Some(ensemble),
-        per_sample_loss: None,
         // Diagnostics read them too; `evaluate` drops them again unless they were asked for.
         probabilities: (options.probabilities || options.diagnostics)
             .then(|| to_f32(probs.reshape([m * n * k]))),
-        diagnostics: None,
+        ..Evaluation::of(members, Some(ensemble))
     }
 }
 
@@ -393,17 +384,8 @@ fn regress(
         .zip(predicted.chunks(n.max(1)))
         .map(|(l, p)| Metrics::regression(l, p, targets))
         .collect();
-    Evaluation {
-        members,
-        ensemble: Some(Metrics::regression(
-            &ensemble_losses,
-            &ensemble_pred,
-            targets,
-        )),
-        per_sample_loss: None,
-        probabilities: None,
-        diagnostics: None,
-    }
+    let ensemble = Metrics::regression(&ensemble_losses, &ensemble_pred, targets);
+    Evaluation::of(members, Some(ensemble))
 }
 
 fn read_int<const D: usize>(t: Tensor<D, Int>) -> Vec<u32> {
@@ -502,11 +484,14 @@ mod tests {
         let stack = Model::stack(&models).unwrap();
         let stacked = evaluate(&stack, &split, LossKind::CrossEntropy, options.clone()).unwrap();
         let each = evaluate_each(&models, &split, LossKind::CrossEntropy, options).unwrap();
-        for (a, b) in stacked.members.iter().zip(&each.members) {
+        for (a, b) in stacked.metrics.members.iter().zip(&each.metrics.members) {
             assert_eq!(a.accuracy, b.accuracy);
             assert!((a.loss - b.loss).abs() < 1e-5, "{} vs {}", a.loss, b.loss);
         }
-        let (a, b) = (stacked.ensemble.unwrap(), each.ensemble.unwrap());
+        let (a, b) = (
+            stacked.metrics.ensemble.unwrap(),
+            each.metrics.ensemble.unwrap(),
+        );
         assert_eq!(a.accuracy, b.accuracy);
         let (p, q) = (stacked.probabilities.unwrap(), each.probabilities.unwrap());
         assert_eq!(p.len(), q.len());

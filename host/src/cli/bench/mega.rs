@@ -216,6 +216,7 @@ fn generation_resident(
         false => evaluate_each(&candidates, &resident.train, loss, options)?,
     };
     Ok(evaluation
+        .metrics
         .members
         .iter()
         .map(|m| m.accuracy.unwrap_or(f64::NAN))

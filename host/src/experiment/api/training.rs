@@ -126,7 +126,7 @@ fn scores(st: &RunState, ids: &[u64], spec: &EvalSpec) -> Result<Value, String> 
         .host()
         .evaluate(ids, spec, false, false)
         .map_err(|e| e.message)?;
-    serde_json::to_value(evaluation.summary()).map_err(|e| e.to_string())
+    serde_json::to_value(evaluation.metrics).map_err(|e| e.to_string())
 }
 
 /// The test split, read for the final report: the only way a script reaches it.
@@ -139,5 +139,5 @@ fn final_report(st: &RunState, ids: &[u64], options: &TestOptions) -> Result<Val
         "test_evaluation",
         json!({ "models": ids, "step": st.step.get() }),
     );
-    serde_json::to_value(evaluation.summary()).map_err(|e| e.to_string())
+    serde_json::to_value(evaluation.metrics).map_err(|e| e.to_string())
 }
