@@ -82,7 +82,10 @@ pub struct StepReport {
 
 /// An algorithm plugin: created from a validated config, stepped by the host, and
 /// snapshotted/restored between steps (for checkpoints and hot swaps).
-pub trait Algorithm: Sized + 'static {
+///
+/// Its state is serialisable, so snapshot and restore come for free: the state itself, as
+/// JSON. Override them only to check a snapshot beyond what deserialising checks.
+pub trait Algorithm: Serialize + DeserializeOwned + Sized + 'static {
     /// The config, deserialised from the JSON the host validated against [`Algorithm::schema`].
     type Config: DeserializeOwned;
 
@@ -107,9 +110,15 @@ pub trait Algorithm: Sized + 'static {
     /// One step: a generation, an epoch, whatever unit the algorithm checkpoints at.
     fn step(&mut self, host: &Host) -> Result<StepReport, PluginError>;
 
-    /// The state, as JSON, from which [`Algorithm::restore`] continues exactly.
-    fn snapshot(&self) -> Result<Value, PluginError>;
+    /// The state, as JSON, from which [`Algorithm::restore`] continues exactly (by default
+    /// the serialised state).
+    fn snapshot(&self) -> Result<Value, PluginError> {
+        Ok(serde_json::to_value(self)?)
+    }
 
-    /// Continues from a snapshot.
-    fn restore(&mut self, snapshot: Value, host: &Host) -> Result<(), PluginError>;
+    /// Continues from a snapshot (by default, the deserialised state replaces this one).
+    fn restore(&mut self, snapshot: Value, _host: &Host) -> Result<(), PluginError> {
+        *self = serde_json::from_value(snapshot)?;
+        Ok(())
+    }
 }

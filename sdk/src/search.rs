@@ -17,8 +17,9 @@ use crate::ffi::ModelId;
 use crate::host::Host;
 use crate::metrics::{EvalSpec, Metrics, Task};
 
-/// A population-based search, driven by [`Searching`].
-pub trait Search: Sized + 'static {
+/// A population-based search, driven by [`Searching`]. Its state is serialisable, so its
+/// snapshot and restore come for free (see [`Algorithm`]).
+pub trait Search: Serialize + DeserializeOwned + Sized + 'static {
     /// Its config.
     type Config: DeserializeOwned;
     /// Short name.
@@ -54,11 +55,17 @@ pub trait Search: Sized + 'static {
         fitness: &[f64],
     ) -> Result<(), PluginError>;
 
-    /// The strategy's own state.
-    fn snapshot(&self) -> Result<Value, PluginError>;
+    /// The strategy's own state (by default the serialised strategy).
+    fn snapshot(&self) -> Result<Value, PluginError> {
+        Ok(serde_json::to_value(self)?)
+    }
 
-    /// Continues from [`Search::snapshot`]'s state.
-    fn restore(&mut self, snapshot: Value, host: &Host) -> Result<(), PluginError>;
+    /// Continues from [`Search::snapshot`]'s state (by default, the deserialised strategy
+    /// replaces this one).
+    fn restore(&mut self, snapshot: Value, _host: &Host) -> Result<(), PluginError> {
+        *self = serde_json::from_value(snapshot)?;
+        Ok(())
+    }
 
     /// Fields of the strategy's own added to the final result (a JSON object), e.g. the
     /// model a hierarchical merge ends with; none by default.
@@ -79,7 +86,8 @@ pub struct Best {
 }
 
 /// A [`Search`] with the bookkeeping every search shares; this is the [`Algorithm`] exported.
-#[derive(Debug)]
+/// Its snapshot keeps the strategy's own (so a strategy's restore checks still run).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Searching<S> {
     strategy: S,
     generation: usize,

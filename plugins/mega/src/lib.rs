@@ -375,15 +375,6 @@ impl Search for Mega {
         self.finish_merge(host, merge)
     }
 
-    fn snapshot(&self) -> Result<Value, PluginError> {
-        Ok(serde_json::to_value(self)?)
-    }
-
-    fn restore(&mut self, snapshot: Value, _host: &Host) -> Result<(), PluginError> {
-        *self = serde_json::from_value(snapshot)?;
-        Ok(())
-    }
-
     fn result(&self) -> Value {
         let merged = self
             .last

@@ -130,15 +130,6 @@ impl Search for RandomSearch {
         }
         Ok(())
     }
-
-    fn snapshot(&self) -> Result<Value, PluginError> {
-        Ok(serde_json::to_value(self)?)
-    }
-
-    fn restore(&mut self, snapshot: Value, _host: &Host) -> Result<(), PluginError> {
-        *self = serde_json::from_value(snapshot)?;
-        Ok(())
-    }
 }
 
 coevo_sdk::export_plugin!(Searching<RandomSearch>);
