@@ -678,3 +678,47 @@ fn a_run_that_frees_its_models_checkpoints_only_what_is_live() {
         folder_bytes(&last)
     );
 }
+
+/// The script API's adapters reach the session's services with all their arguments.
+const SERVICES: &str = r#"
+load_data("fashion-mnist=data/fashion-mnist-10k", #{ validation: 0.2, limit_train: 500, limit_test: 100 });
+let narrow = model(#{ input: [1, 28, 28], layers: [#{ type: "flatten" }, #{ type: "linear", out: 8 }, #{ type: "relu" }, #{ type: "linear", out: 10 }] }, 1);
+let wide = model(#{ input: [1, 28, 28], layers: [#{ type: "flatten" }, #{ type: "linear", out: 8 }, #{ type: "relu" }, #{ type: "linear", out: 16 }, #{ type: "relu" }, #{ type: "linear", out: 10 }] }, 2);
+let sub = train(narrow, #{ epochs: 2, batch_size: 10 }, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9]);
+let all = train(narrow, #{ epochs: 1, batch_size: 100 });
+let copied = transfer(narrow, wide);
+let other = model(#{ input: [1, 28, 28], layers: [#{ type: "flatten" }, #{ type: "linear", out: 8 }, #{ type: "relu" }, #{ type: "linear", out: 10 }] }, 3);
+let layered = blend([narrow, other], #{ per_layer: [1.0, 0.0, 0.0, 1.0] });
+#{ sub_steps: sub.steps, all_steps: all.steps, lr: all.lr, copied: copied.params, layered: evaluate(layered).members[0].accuracy }
+"#;
+
+#[test]
+fn scripts_train_on_subsets_transfer_weights_and_blend_per_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("services.rhai");
+    std::fs::write(&script, SERVICES).unwrap();
+    let out = dir.path().join("run");
+    let run = coevo(&[
+        "run",
+        script.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let results = &last_json(&run)["results"];
+    // 12 samples in batches of 10: one batch of 10 and one of 2, twice; then 400 in 4.
+    assert_eq!(results["sub_steps"], 4, "{results}");
+    assert_eq!(results["all_steps"], 4, "{results}");
+    assert_eq!(results["lr"], 0.05, "the classification default: {results}");
+    assert_eq!(
+        results["copied"],
+        serde_json::json!(["1.weight", "1.bias"]),
+        "{results}"
+    );
+    assert!(results["layered"].as_f64().is_some(), "{results}");
+}

@@ -196,6 +196,14 @@ impl Session {
         Ok(self.insert_model(blended))
     }
 
+    /// Copies into model `to` every tensor of model `from` whose name and shape match (see
+    /// [`params::transfer`]); `to`'s optimiser state is kept, as a partner's would be.
+    pub fn transfer(&mut self, from: ModelId, to: ModelId) -> Result<params::Transfer> {
+        let source = self.model(from)?.clone();
+        params::transfer(&source, self.model_mut(to)?)
+            .map_err(|e| ServiceError::invalid(e.to_string()))
+    }
+
     /// Perturbs model `id` in place with Gaussian noise.
     pub fn add_noise(&mut self, id: ModelId, noise: Noise) -> Result<()> {
         if !(noise.sigma >= 0.0 && (0.0..=1.0).contains(&noise.probability)) {

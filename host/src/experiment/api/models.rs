@@ -45,6 +45,16 @@ pub fn register(engine: &mut Engine, state: &Shared) {
         })
     });
     let s = state.clone();
+    engine.register_fn("transfer", move |from: INT, to: INT| -> Rr<Dynamic> {
+        journaled(&s, "transfer", |st, _, _| {
+            let copied = st
+                .host_mut()
+                .transfer(from as u64, to as u64)
+                .map_err(|e| e.message)?;
+            serde_json::to_value(copied).map_err(|e| e.to_string())
+        })
+    });
+    let s = state.clone();
     engine.register_fn("free_model", move |id: INT| -> Rr<Dynamic> {
         journaled(&s, "free_model", |st, _, _| {
             st.host_mut()
