@@ -1,4 +1,5 @@
-//! Helpers shared by coevo's integration tests: where data and tools are, and how to skip.
+//! Helpers shared by coevo's integration tests: where data and tools are, and how to skip
+//! (or, where a check must not be skipped, fail) without them.
 
 use std::path::{Path, PathBuf};
 
@@ -49,19 +50,30 @@ pub fn torch_python() -> Option<PathBuf> {
     }
 }
 
-/// The C compiler (`CC` or `cc`), or `None` after printing why the test skips.
+/// `fixture`, or `None` after printing why the test skips. With `COEVO_REQUIRE_FIXTURES=1` (as
+/// CI sets it) a missing fixture fails the test instead, so that a check cannot pass unnoticed
+/// by skipping.
+pub fn require_fixture<T>(fixture: Option<T>, missing: impl FnOnce() -> String) -> Option<T> {
+    if fixture.is_none() {
+        let why = missing();
+        let required = std::env::var_os("COEVO_REQUIRE_FIXTURES").is_some_and(|v| v == "1");
+        assert!(!required, "{why}; COEVO_REQUIRE_FIXTURES=1 requires it");
+        eprintln!("skipped: {why}");
+    }
+    fixture
+}
+
+/// The C compiler (`CC` or `cc`), or `None` after printing why the test skips (see
+/// [`require_fixture`]).
 pub fn c_compiler() -> Option<String> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    if std::process::Command::new(&cc)
+    let works = std::process::Command::new(&cc)
         .arg("--version")
         .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        Some(cc)
-    } else {
-        eprintln!("skipped: no C compiler `{cc}` (install gcc or set CC)");
-        None
-    }
+        .is_ok_and(|o| o.status.success());
+    require_fixture(works.then(|| cc.clone()), || {
+        format!("no C compiler `{cc}` (install gcc or set CC)")
+    })
 }
 
 /// Compiles `tests/c/hill_climb.c` with `defines` into `dir/<file>`, against `coevo.h` alone.
