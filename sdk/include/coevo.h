@@ -6,8 +6,10 @@
  * host checks the descriptor's version fields before anything else: the major must equal the
  * host's, the minor must be at most the host's.
  *
- * Tables only ever grow by appending fields; `size` says how many bytes the writer knew of.
- * Before calling a host function marked "Since 1.x", check the host table's `size`.
+ * Tables only ever grow by appending. `size` says how many bytes the writer knew of; a reader
+ * accepts any table at least as large as version 1.0's and treats the fields past `size` as
+ * absent. Every function appended after 1.0 is optional: before calling one (marked "Since
+ * 1.x"), check `COEVO_HOST_HAS(host, field)`.
  *
  * Strings are UTF-8 and NUL-terminated; structured values are JSON; bulk numbers are a pointer
  * and a length. Each side frees what it allocated. Never let a C++ exception or a longjmp cross
@@ -31,6 +33,14 @@ extern "C" {
 /** The symbol every plugin exports, of type `coevo_entry_fn`. */
 #define COEVO_ENTRY_SYMBOL "coevo_plugin_entry"
 
+/**
+ * True when the host table `host` (a `const coevo_host *`) has the function `field`: its
+ * declared size covers the field and the host set it. Functions marked "Since 1.x" are absent
+ * from older hosts' tables, so check this before calling one.
+ */
+#define COEVO_HOST_HAS(host, field)                                                  \
+    ((host)->size >= offsetof(coevo_host, field) + sizeof((host)->field) &&          \
+     (host)->field != NULL)
 
 /**
  * Major version: a host loads only plugins of its own major.
@@ -98,8 +108,8 @@ typedef uint64_t coevo_model;
  * status, `last_error(ctx)` explains. Strings the host returns are freed with `free_string`.
  * JSON arguments and results are described in sdk/README.md.
  *
- * Functions marked "Since 1.x" are absent from an older host's table: check `size` before
- * calling one.
+ * Functions marked "Since 1.x" are absent from an older host's table: check with
+ * `COEVO_HOST_HAS(host, field)` before calling one.
  */
 typedef struct coevo_host {
     /**

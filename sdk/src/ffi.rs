@@ -4,7 +4,12 @@
 //!
 //! Rules every item here follows:
 //! - Tables begin with `abi_major`, `abi_minor` and `size` (bytes), and grow only by appending
-//!   fields; a reader checks the version first and never reads past `size`.
+//!   fields. A reader checks the version first, accepts any table at least as large as version
+//!   1.0's ([`HostTable::V1_0_SIZE`], [`PluginDescriptor::V1_0_SIZE`]), and treats the fields
+//!   past the table's `size` as absent ([`crate::prefix`] is the one place that decides this).
+//! - Every field after the version header is pointer-sized, and every field appended after 1.0
+//!   is an optional function pointer (`Option<unsafe extern "C" fn ...>`, a nullable pointer in
+//!   C), so that "absent" has one representation: null.
 //! - Strings are UTF-8 and NUL-terminated; structured values are JSON strings; bulk numbers are
 //!   a pointer and a length.
 //! - A string one side allocates is freed by that side: strings from the host with
@@ -68,8 +73,8 @@ pub type HostContext = c_void;
 /// status, `last_error(ctx)` explains. Strings the host returns are freed with `free_string`.
 /// JSON arguments and results are described in sdk/README.md.
 ///
-/// Functions marked "Since 1.x" are absent from an older host's table: check `size` before
-/// calling one.
+/// Functions marked "Since 1.x" are absent from an older host's table: check with
+/// `COEVO_HOST_HAS(host, field)` before calling one.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct HostTable {
@@ -205,13 +210,23 @@ pub struct HostTable {
     /// Since 1.1. A new model: `model` with its hidden units reordered to match `reference`'s
     /// by weight matching, so the two can be blended; it computes what `model` computes.
     /// `seed` orders the search.
-    pub model_align: unsafe extern "C" fn(
-        ctx: *mut HostContext,
-        reference: ModelId,
-        model: ModelId,
-        seed: u64,
-        out: *mut ModelId,
-    ) -> Status,
+    pub model_align: Option<
+        unsafe extern "C" fn(
+            ctx: *mut HostContext,
+            reference: ModelId,
+            model: ModelId,
+            seed: u64,
+            out: *mut ModelId,
+        ) -> Status,
+    >,
+}
+
+/// cbindgen:ignore
+impl HostTable {
+    /// Bytes of a 1.0 table: the version header, `ctx` and 21 functions up to `call_hook`.
+    pub const V1_0_SIZE: u32 = table_size(22);
+    /// Bytes of a 1.1 table: 1.0 and `model_align`.
+    pub const V1_1_SIZE: u32 = table_size(23);
 }
 
 /// Opaque plugin state.
@@ -271,6 +286,14 @@ pub struct PluginDescriptor {
     pub free_string: unsafe extern "C" fn(string: *mut c_char),
 }
 
+/// cbindgen:ignore
+impl PluginDescriptor {
+    /// Bytes of a 1.0 descriptor: the version header, five strings and six functions.
+    pub const V1_0_SIZE: u32 = table_size(11);
+    /// Bytes of a 1.1 descriptor: 1.1 appended nothing to it.
+    pub const V1_1_SIZE: u32 = table_size(11);
+}
+
 /// The type of the entry point `coevo_plugin_entry`: on success points `out` at a static
 /// descriptor and returns `COEVO_OK`; on failure returns a non-zero status and may point
 /// `error` at a static message.
@@ -287,4 +310,69 @@ pub struct VersionHeader {
     pub abi_minor: u32,
     /// Size in bytes.
     pub size: u32,
+}
+
+/// Bytes of a table of this layout: the version header, padded to a pointer's alignment, then
+/// `pointers` pointer-sized fields. A version's size is frozen as its count of fields, so a
+/// field inserted before the end cannot move it unnoticed (the tests compare it with the
+/// real layout).
+const fn table_size(pointers: usize) -> u32 {
+    let header = size_of::<VersionHeader>().next_multiple_of(align_of::<*const c_void>());
+    (header + pointers * size_of::<*const c_void>()) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::offset_of;
+
+    use super::*;
+
+    /// A field of any function-pointer type, for its size.
+    type AnyFn = Option<unsafe extern "C" fn()>;
+
+    #[test]
+    fn the_host_table_sizes_are_where_each_version_ended() {
+        assert_eq!(
+            HostTable::V1_0_SIZE as usize,
+            offset_of!(HostTable, model_align)
+        );
+        assert_eq!(
+            HostTable::V1_1_SIZE as usize,
+            offset_of!(HostTable, model_align) + size_of::<AnyFn>()
+        );
+        // Nothing appended since 1.1: today's table is the 1.1 table.
+        assert_eq!(size_of::<HostTable>(), HostTable::V1_1_SIZE as usize);
+    }
+
+    #[test]
+    fn the_descriptor_sizes_are_where_each_version_ended() {
+        assert_eq!(
+            PluginDescriptor::V1_0_SIZE as usize,
+            offset_of!(PluginDescriptor, free_string) + size_of::<AnyFn>()
+        );
+        assert_eq!(PluginDescriptor::V1_1_SIZE, PluginDescriptor::V1_0_SIZE);
+        assert_eq!(
+            size_of::<PluginDescriptor>(),
+            PluginDescriptor::V1_1_SIZE as usize
+        );
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_frozen_sizes_on_64_bit_targets() {
+        assert_eq!(HostTable::V1_0_SIZE, 192);
+        assert_eq!(HostTable::V1_1_SIZE, 200);
+        assert_eq!(PluginDescriptor::V1_0_SIZE, 104);
+        assert_eq!(PluginDescriptor::V1_1_SIZE, 104);
+    }
+
+    #[test]
+    fn an_absent_appended_function_is_a_null_pointer() {
+        // `prefix::read` relies on zeroed bytes reading as `None`, and C plugins on `None`
+        // being NULL: both hold because `Option` of a function pointer is a nullable pointer.
+        assert_eq!(size_of::<AnyFn>(), size_of::<*const c_void>());
+        // SAFETY: all-zero bytes are a valid `Option` of a function pointer.
+        let zero: AnyFn = unsafe { std::mem::zeroed() };
+        assert!(zero.is_none());
+    }
 }

@@ -89,7 +89,7 @@ impl MockHost {
             train,
             evaluate,
             call_hook,
-            model_align,
+            model_align: Some(model_align),
         });
         Self { table, state }
     }
