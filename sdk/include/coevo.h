@@ -49,9 +49,9 @@ extern "C" {
 
 /**
  * Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
- * version; 1.1 appended `model_align` to the host table.
+ * version; 1.1 appended `model_align` to the host table; 1.2 appends nothing yet.
  */
-#define COEVO_ABI_MINOR 1
+#define COEVO_ABI_MINOR 2
 
 /**
  * Blend coefficients: one per model.

@@ -23,8 +23,8 @@ use std::ffi::{c_char, c_void};
 /// Major version: a host loads only plugins of its own major.
 pub const ABI_MAJOR: u32 = 1;
 /// Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
-/// version; 1.1 appended `model_align` to the host table.
-pub const ABI_MINOR: u32 = 1;
+/// version; 1.1 appended `model_align` to the host table; 1.2 appends nothing yet.
+pub const ABI_MINOR: u32 = 2;
 /// The symbol every plugin exports, of type [`EntryFn`]. cbindgen cannot write a string
 /// constant, so `cbindgen.toml` writes `COEVO_ENTRY_SYMBOL`, and the header test checks it.
 pub const ENTRY_SYMBOL: &str = "coevo_plugin_entry";
