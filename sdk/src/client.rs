@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::algorithm::{HookInfo, StepReport};
 use crate::ffi::{self, HostTable, Instance, PluginDescriptor, Status, VersionHeader};
+use crate::prefix;
 
 /// Why a descriptor's version is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,12 +58,12 @@ impl std::fmt::Display for VersionMismatch {
     }
 }
 
-/// Accepts a header of the same major and a minor at most `host_minor`.
+/// Accepts a header of the same major and a minor at most `host_minor`. The size is checked
+/// by [`prefix::read`], the one place that compares sizes.
 pub fn check_version(
     header: VersionHeader,
     host_major: u32,
     host_minor: u32,
-    needed: u32,
 ) -> Result<(), VersionMismatch> {
     let plugin = (header.abi_major, header.abi_minor);
     let host = (host_major, host_minor);
@@ -71,12 +72,6 @@ pub fn check_version(
     }
     if header.abi_minor > host_minor {
         return Err(VersionMismatch::NewerMinor { plugin, host });
-    }
-    if header.size < needed {
-        return Err(VersionMismatch::TooSmall {
-            size: header.size,
-            needed,
-        });
     }
     Ok(())
 }
@@ -102,39 +97,45 @@ impl std::fmt::Display for CallError {
 
 impl std::error::Error for CallError {}
 
-/// A checked plugin descriptor.
+/// A checked plugin descriptor, copied as its plugin built it (see [`prefix`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Plugin {
-    descriptor: *const PluginDescriptor,
+    descriptor: PluginDescriptor,
 }
 
-// SAFETY: a descriptor is immutable static data and function pointers.
+// SAFETY: a descriptor is pointers to immutable static data and to functions.
 unsafe impl Send for Plugin {}
 // SAFETY: as above.
 unsafe impl Sync for Plugin {}
 
 impl Plugin {
-    /// Checks the version header, then accepts the descriptor.
+    /// Checks the version header, then accepts a descriptor at least as large as version
+    /// 1.0's; the fields past its declared size read as absent.
     ///
     /// # Safety
-    /// `descriptor` must point at a descriptor that stays valid (its library loaded) for as
-    /// long as the returned value and every instance made from it are used.
+    /// `descriptor` must point at a descriptor whose strings and functions stay valid (its
+    /// library loaded) for as long as the returned value and every instance made from it are
+    /// used.
     pub unsafe fn new(descriptor: *const PluginDescriptor) -> Result<Self, VersionMismatch> {
         // SAFETY: every descriptor starts with the version header; nothing else is read before
         // the check passes.
-        let header = unsafe { *descriptor.cast::<VersionHeader>() };
-        check_version(
-            header,
-            ffi::ABI_MAJOR,
-            ffi::ABI_MINOR,
-            size_of::<PluginDescriptor>() as u32,
-        )?;
+        let header = unsafe { prefix::header(descriptor) };
+        check_version(header, ffi::ABI_MAJOR, ffi::ABI_MINOR)?;
+        // SAFETY: a descriptor of a version this host reads: `size` bytes of its layout.
+        let descriptor = unsafe { prefix::read(descriptor) }.ok_or(VersionMismatch::TooSmall {
+            size: header.size,
+            needed: PluginDescriptor::V1_0_SIZE,
+        })?;
         Ok(Self { descriptor })
     }
 
     fn raw(&self) -> &PluginDescriptor {
-        // SAFETY: checked at construction; the caller keeps the library loaded.
-        unsafe { &*self.descriptor }
+        &self.descriptor
+    }
+
+    /// The ABI version (major, minor) the plugin was built for.
+    pub fn abi_version(&self) -> (u32, u32) {
+        (self.descriptor.abi_major, self.descriptor.abi_minor)
     }
 
     fn text(p: *const c_char) -> String {
@@ -282,5 +283,94 @@ impl Drop for PluginInstance {
     fn drop(&mut self) {
         // SAFETY: created by this plugin's `create`, destroyed once, here.
         unsafe { (self.plugin.raw().destroy)(self.instance) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ptr::null;
+
+    use super::*;
+
+    unsafe extern "C" fn create(
+        _: *const HostTable,
+        _: *const c_char,
+        _: *mut *mut Instance,
+        _: *mut *mut c_char,
+    ) -> Status {
+        ffi::STATUS_ERROR
+    }
+    unsafe extern "C" fn out(_: *mut Instance, _: *mut *mut c_char, _: *mut *mut c_char) -> Status {
+        ffi::STATUS_ERROR
+    }
+    unsafe extern "C" fn restore(
+        _: *mut Instance,
+        _: *const c_char,
+        _: *mut *mut c_char,
+    ) -> Status {
+        ffi::STATUS_ERROR
+    }
+    unsafe extern "C" fn destroy(_: *mut Instance) {}
+    unsafe extern "C" fn free_string(_: *mut c_char) {}
+
+    fn descriptor(minor: u32, size: u32) -> PluginDescriptor {
+        PluginDescriptor {
+            abi_major: ffi::ABI_MAJOR,
+            abi_minor: minor,
+            size,
+            name: c"old".as_ptr(),
+            version: null(),
+            description: null(),
+            hooks_json: null(),
+            schema_json: null(),
+            create,
+            step: out,
+            snapshot: out,
+            restore,
+            destroy,
+            free_string,
+        }
+    }
+
+    #[test]
+    fn descriptors_of_every_earlier_minor_are_accepted_at_their_own_size() {
+        for (minor, size) in [
+            (0, PluginDescriptor::V1_0_SIZE),
+            (1, PluginDescriptor::V1_1_SIZE),
+            (ffi::ABI_MINOR, size_of::<PluginDescriptor>() as u32),
+        ] {
+            let old = descriptor(minor, size);
+            // SAFETY: `old` outlives the plugin, whose functions are never called.
+            let plugin = unsafe { Plugin::new(&old) }.expect("an earlier minor loads");
+            assert_eq!(plugin.abi_version(), (ffi::ABI_MAJOR, minor));
+            assert_eq!(plugin.name(), "old");
+        }
+    }
+
+    #[test]
+    fn a_descriptor_smaller_than_1_0_is_refused_with_both_sizes() {
+        let small = descriptor(0, PluginDescriptor::V1_0_SIZE - 8);
+        // SAFETY: as above.
+        let err = unsafe { Plugin::new(&small) }.expect_err("too small");
+        assert_eq!(
+            err,
+            VersionMismatch::TooSmall {
+                size: PluginDescriptor::V1_0_SIZE - 8,
+                needed: PluginDescriptor::V1_0_SIZE
+            }
+        );
+    }
+
+    #[test]
+    fn another_major_or_a_newer_minor_is_refused_before_the_size_is_read() {
+        let mut other = descriptor(0, 0);
+        other.abi_major = ffi::ABI_MAJOR + 1;
+        // SAFETY: as above.
+        let err = unsafe { Plugin::new(&other) }.expect_err("another major");
+        assert!(matches!(err, VersionMismatch::Major { .. }), "{err}");
+        let newer = descriptor(ffi::ABI_MINOR + 1, size_of::<PluginDescriptor>() as u32);
+        // SAFETY: as above.
+        let err = unsafe { Plugin::new(&newer) }.expect_err("a newer minor");
+        assert!(matches!(err, VersionMismatch::NewerMinor { .. }), "{err}");
     }
 }

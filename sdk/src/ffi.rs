@@ -1,9 +1,15 @@
-//! The raw C ABI: `#[repr(C)]` tables and `extern "C"` signatures, mirrored by
-//! `include/coevo.h`.
+//! The raw C ABI: `#[repr(C)]` tables and `extern "C"` signatures. `include/coevo.h` is
+//! generated from this file by cbindgen (`sdk/cbindgen.toml`); the doc comments here are the
+//! header's comments, so they are written for C readers too.
 //!
 //! Rules every item here follows:
 //! - Tables begin with `abi_major`, `abi_minor` and `size` (bytes), and grow only by appending
-//!   fields; a reader checks the version first and never reads past `size`.
+//!   fields. A reader checks the version first, accepts any table at least as large as version
+//!   1.0's ([`HostTable::V1_0_SIZE`], [`PluginDescriptor::V1_0_SIZE`]), and treats the fields
+//!   past the table's `size` as absent ([`crate::prefix`] is the one place that decides this).
+//! - Every field after the version header is pointer-sized, and every field appended after 1.0
+//!   is an optional function pointer (`Option<unsafe extern "C" fn ...>`, a nullable pointer in
+//!   C), so that "absent" has one representation: null.
 //! - Strings are UTF-8 and NUL-terminated; structured values are JSON strings; bulk numbers are
 //!   a pointer and a length.
 //! - A string one side allocates is freed by that side: strings from the host with
@@ -16,9 +22,11 @@ use std::ffi::{c_char, c_void};
 
 /// Major version: a host loads only plugins of its own major.
 pub const ABI_MAJOR: u32 = 1;
-/// Minor version: a host loads plugins whose minor is at most its own.
-pub const ABI_MINOR: u32 = 1;
-/// The symbol every plugin exports, of type [`EntryFn`].
+/// Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
+/// version; 1.1 appended `model_align` to the host table; 1.2 appends nothing yet.
+pub const ABI_MINOR: u32 = 2;
+/// The symbol every plugin exports, of type [`EntryFn`]. cbindgen cannot write a string
+/// constant, so `cbindgen.toml` writes `COEVO_ENTRY_SYMBOL`, and the header test checks it.
 pub const ENTRY_SYMBOL: &str = "coevo_plugin_entry";
 
 /// A function's outcome; 0 is success.
@@ -35,7 +43,8 @@ pub const STATUS_NOT_FOUND: Status = 3;
 pub const STATUS_CANCELLED: Status = 4;
 /// The callee panicked; the message says where.
 pub const STATUS_PANIC: Status = 5;
-/// The callee does not offer this (an optional ability).
+/// The callee does not offer this (an optional ability, or a function the other side's
+/// version lacks).
 pub const STATUS_UNSUPPORTED: Status = 6;
 
 /// A model held by the host; 0 is never a valid id.
@@ -48,34 +57,40 @@ pub const BLEND_PER_LAYER: u32 = 1;
 /// Blend coefficients: one per model and parameter, model-major.
 pub const BLEND_PER_ELEMENT: u32 = 2;
 
-/// Log levels of [`HostTable::log`].
+/// Log level: an error.
 pub const LOG_ERROR: u32 = 0;
-/// Warning.
+/// Log level: a warning.
 pub const LOG_WARN: u32 = 1;
-/// Information.
+/// Log level: information.
 pub const LOG_INFO: u32 = 2;
-/// Debugging detail.
+/// Log level: debugging detail.
 pub const LOG_DEBUG: u32 = 3;
 
-/// Opaque host state passed back to every host function.
+/// Opaque host state, passed back as `ctx` to every host function.
 pub type HostContext = c_void;
 
-/// The services the host offers a plugin (version 1.1: 1.0 plus `model_align`). Every function takes `ctx` first.
+/// The services the host offers a plugin. Every function takes `ctx` first; on a non-zero
+/// status, `last_error(ctx)` explains. Strings the host returns are freed with `free_string`.
+/// JSON arguments and results are described in sdk/README.md.
 ///
-/// JSON arguments and results are described in `sdk/README.md` and typed in [`crate::types`].
+/// Functions marked "Since 1.x" are absent from an older host's table: check with
+/// `COEVO_HOST_HAS(host, field)` before calling one.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-#[allow(missing_docs)] // each field is documented in include/coevo.h and the README
 pub struct HostTable {
+    /// The host's ABI major version.
     pub abi_major: u32,
+    /// The host's ABI minor version.
     pub abi_minor: u32,
-    /// Bytes of this table as the host built it.
+    /// Bytes of this table as the host built it; fields past it are absent.
     pub size: u32,
+    /// The host's state, passed back to every function.
     pub ctx: *mut HostContext,
     /// The message of the last failed call on this thread; valid until the next call.
     pub last_error: unsafe extern "C" fn(ctx: *mut HostContext) -> *const c_char,
     /// Frees a string the host returned.
     pub free_string: unsafe extern "C" fn(ctx: *mut HostContext, string: *mut c_char),
+    /// Writes `message` to the host's log at `level` (one of the `COEVO_LOG_*` levels).
     pub log: unsafe extern "C" fn(ctx: *mut HostContext, level: u32, message: *const c_char),
     /// Records metrics (a JSON object of numbers) at `step` in the run's metrics log.
     pub log_metrics: unsafe extern "C" fn(
@@ -83,26 +98,31 @@ pub struct HostTable {
         step: u64,
         metrics_json: *const c_char,
     ) -> Status,
+    /// Reports progress (`done` of `total`) for the host's display.
     pub progress: unsafe extern "C" fn(ctx: *mut HostContext, done: u64, total: u64),
     /// 1 when the run was asked to stop.
     pub is_cancelled: unsafe extern "C" fn(ctx: *mut HostContext) -> u8,
-    /// A seed derived from the run's seed for the use named `label`, number `index`.
+    /// A seed derived from the run's seed for the use named `label`, number `index`: all of a
+    /// plugin's randomness comes from here.
     pub derive_seed:
         unsafe extern "C" fn(ctx: *mut HostContext, label: *const c_char, index: u64) -> u64,
-    /// The data set: sizes, sample shape, task, classes (JSON; free with `free_string`).
+    /// The data set: name, task, sample shape, split sizes (JSON; free with `free_string`).
     pub dataset_info:
         unsafe extern "C" fn(ctx: *mut HostContext, out_json: *mut *mut c_char) -> Status,
-    /// A new model from a spec (JSON: a model spec, or `{"preset": name}`).
+    /// A new model from a spec (JSON: a model spec, or `{"preset": name}`), initialised from
+    /// `seed`.
     pub model_create: unsafe extern "C" fn(
         ctx: *mut HostContext,
         spec_json: *const c_char,
         seed: u64,
         out: *mut ModelId,
     ) -> Status,
+    /// A new model with `model`'s parameters.
     pub model_clone:
         unsafe extern "C" fn(ctx: *mut HostContext, model: ModelId, out: *mut ModelId) -> Status,
+    /// Releases `model`.
     pub model_free: unsafe extern "C" fn(ctx: *mut HostContext, model: ModelId) -> Status,
-    /// Parameters of one model.
+    /// The number of parameters of `model`.
     pub model_param_count:
         unsafe extern "C" fn(ctx: *mut HostContext, model: ModelId, out: *mut u64) -> Status,
     /// The model's spec and parameter layout (JSON; free with `free_string`).
@@ -118,13 +138,15 @@ pub struct HostTable {
         out: *mut f32,
         len: usize,
     ) -> Status,
+    /// Replaces the flat parameter vector by `values` (`len` must be the parameter count).
     pub params_write: unsafe extern "C" fn(
         ctx: *mut HostContext,
         model: ModelId,
         values: *const f32,
         len: usize,
     ) -> Status,
-    /// A new model `Σ c_k θ_k` of `models`; `granularity` is one of the `BLEND_*` constants.
+    /// A new model `sum of c_k theta_k` of `models`; `granularity` is one of the
+    /// `COEVO_BLEND_*` constants and says how many of the `len` coefficients each model has.
     pub params_blend: unsafe extern "C" fn(
         ctx: *mut HostContext,
         models: *const ModelId,
@@ -134,8 +156,8 @@ pub struct HostTable {
         len: usize,
         out: *mut ModelId,
     ) -> Status,
-    /// Adds N(0, σ²) noise to each parameter with probability `probability` (to whole tensors
-    /// when `per_tensor` is 1), drawn from `seed`.
+    /// Adds N(0, sigma^2) noise to each parameter with probability `probability` (to whole
+    /// tensors when `per_tensor` is 1), drawn from `seed`.
     pub params_noise: unsafe extern "C" fn(
         ctx: *mut HostContext,
         model: ModelId,
@@ -144,7 +166,8 @@ pub struct HostTable {
         per_tensor: u8,
         seed: u64,
     ) -> Status,
-    /// Masks parameters with a 0/1 vector of the parameter count; `len` 0 removes the mask.
+    /// Masks parameters with a 0/1 vector of the parameter count that stays applied through
+    /// training; `len` 0 removes the mask.
     pub params_mask: unsafe extern "C" fn(
         ctx: *mut HostContext,
         model: ModelId,
@@ -163,8 +186,8 @@ pub struct HostTable {
         out_json: *mut *mut c_char,
     ) -> Status,
     /// Evaluates `models` and their ensemble on a split (never the test split) by a JSON
-    /// evaluation spec. Per-sample losses (`count × samples`, model-major) and class
-    /// probabilities (`count × samples × classes`) are written where buffers are given.
+    /// evaluation spec. Per-sample losses (`count x samples`, model-major) and class
+    /// probabilities (`count x samples x classes`) are written where buffers are given.
     pub evaluate: unsafe extern "C" fn(
         ctx: *mut HostContext,
         models: *const ModelId,
@@ -176,7 +199,7 @@ pub struct HostTable {
         probabilities: *mut f32,
         probabilities_len: usize,
     ) -> Status,
-    /// Calls the experiment script's function `name` with JSON arguments; `STATUS_NOT_FOUND`
+    /// Calls the experiment script's function `name` with JSON arguments; `COEVO_NOT_FOUND`
     /// when the script defines none, in which case the plugin uses its default.
     pub call_hook: unsafe extern "C" fn(
         ctx: *mut HostContext,
@@ -187,36 +210,52 @@ pub struct HostTable {
     /// Since 1.1. A new model: `model` with its hidden units reordered to match `reference`'s
     /// by weight matching, so the two can be blended; it computes what `model` computes.
     /// `seed` orders the search.
-    pub model_align: unsafe extern "C" fn(
-        ctx: *mut HostContext,
-        reference: ModelId,
-        model: ModelId,
-        seed: u64,
-        out: *mut ModelId,
-    ) -> Status,
+    pub model_align: Option<
+        unsafe extern "C" fn(
+            ctx: *mut HostContext,
+            reference: ModelId,
+            model: ModelId,
+            seed: u64,
+            out: *mut ModelId,
+        ) -> Status,
+    >,
+}
+
+/// cbindgen:ignore
+impl HostTable {
+    /// Bytes of a 1.0 table: the version header, `ctx` and 21 functions up to `call_hook`.
+    pub const V1_0_SIZE: u32 = table_size(22);
+    /// Bytes of a 1.1 table: 1.0 and `model_align`.
+    pub const V1_1_SIZE: u32 = table_size(23);
 }
 
 /// Opaque plugin state.
 pub type Instance = c_void;
 
-/// What a plugin is and how to drive it (version 1.0).
+/// What a plugin is and how to drive it: a static descriptor the entry point returns. Strings
+/// a plugin returns (step reports, snapshots, error messages) are freed with its
+/// `free_string`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-#[allow(missing_docs)] // each field is documented in include/coevo.h and the README
 pub struct PluginDescriptor {
+    /// The ABI major version the plugin was built for.
     pub abi_major: u32,
+    /// The ABI minor version the plugin was built for.
     pub abi_minor: u32,
-    /// Bytes of this descriptor as the plugin built it.
+    /// Bytes of this descriptor as the plugin built it: `sizeof(coevo_plugin_descriptor)`.
     pub size: u32,
+    /// The plugin's name.
     pub name: *const c_char,
+    /// The plugin's own version.
     pub version: *const c_char,
-    /// One line.
+    /// What it does, in one line.
     pub description: *const c_char,
     /// JSON array of `{"name", "args", "returns", "default"}`: the script hooks it calls.
     pub hooks_json: *const c_char,
-    /// JSON Schema (the subset in the README) of the config.
+    /// JSON Schema (the subset in sdk/README.md) of the config.
     pub schema_json: *const c_char,
-    /// Builds an instance from a validated config.
+    /// Builds an instance from a config the host validated against `schema_json`. `host`
+    /// stays valid until `destroy`.
     pub create: unsafe extern "C" fn(
         host: *const HostTable,
         config_json: *const c_char,
@@ -241,13 +280,23 @@ pub struct PluginDescriptor {
         snapshot_json: *const c_char,
         error: *mut *mut c_char,
     ) -> Status,
+    /// Frees the instance.
     pub destroy: unsafe extern "C" fn(instance: *mut Instance),
     /// Frees a string the plugin returned (step reports, snapshots, error messages).
     pub free_string: unsafe extern "C" fn(string: *mut c_char),
 }
 
-/// The type of [`ENTRY_SYMBOL`]: on success points `out` at a static descriptor; on failure
-/// returns a non-zero status and may point `error` at a static message.
+/// cbindgen:ignore
+impl PluginDescriptor {
+    /// Bytes of a 1.0 descriptor: the version header, five strings and six functions.
+    pub const V1_0_SIZE: u32 = table_size(11);
+    /// Bytes of a 1.1 descriptor: 1.1 appended nothing to it.
+    pub const V1_1_SIZE: u32 = table_size(11);
+}
+
+/// The type of the entry point `coevo_plugin_entry`: on success points `out` at a static
+/// descriptor and returns `COEVO_OK`; on failure returns a non-zero status and may point
+/// `error` at a static message.
 pub type EntryFn =
     unsafe extern "C" fn(out: *mut *const PluginDescriptor, error: *mut *const c_char) -> Status;
 
@@ -261,4 +310,69 @@ pub struct VersionHeader {
     pub abi_minor: u32,
     /// Size in bytes.
     pub size: u32,
+}
+
+/// Bytes of a table of this layout: the version header, padded to a pointer's alignment, then
+/// `pointers` pointer-sized fields. A version's size is frozen as its count of fields, so a
+/// field inserted before the end cannot move it unnoticed (the tests compare it with the
+/// real layout).
+const fn table_size(pointers: usize) -> u32 {
+    let header = size_of::<VersionHeader>().next_multiple_of(align_of::<*const c_void>());
+    (header + pointers * size_of::<*const c_void>()) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::offset_of;
+
+    use super::*;
+
+    /// A field of any function-pointer type, for its size.
+    type AnyFn = Option<unsafe extern "C" fn()>;
+
+    #[test]
+    fn the_host_table_sizes_are_where_each_version_ended() {
+        assert_eq!(
+            HostTable::V1_0_SIZE as usize,
+            offset_of!(HostTable, model_align)
+        );
+        assert_eq!(
+            HostTable::V1_1_SIZE as usize,
+            offset_of!(HostTable, model_align) + size_of::<AnyFn>()
+        );
+        // Nothing appended since 1.1: today's table is the 1.1 table.
+        assert_eq!(size_of::<HostTable>(), HostTable::V1_1_SIZE as usize);
+    }
+
+    #[test]
+    fn the_descriptor_sizes_are_where_each_version_ended() {
+        assert_eq!(
+            PluginDescriptor::V1_0_SIZE as usize,
+            offset_of!(PluginDescriptor, free_string) + size_of::<AnyFn>()
+        );
+        assert_eq!(PluginDescriptor::V1_1_SIZE, PluginDescriptor::V1_0_SIZE);
+        assert_eq!(
+            size_of::<PluginDescriptor>(),
+            PluginDescriptor::V1_1_SIZE as usize
+        );
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_frozen_sizes_on_64_bit_targets() {
+        assert_eq!(HostTable::V1_0_SIZE, 192);
+        assert_eq!(HostTable::V1_1_SIZE, 200);
+        assert_eq!(PluginDescriptor::V1_0_SIZE, 104);
+        assert_eq!(PluginDescriptor::V1_1_SIZE, 104);
+    }
+
+    #[test]
+    fn an_absent_appended_function_is_a_null_pointer() {
+        // `prefix::read` relies on zeroed bytes reading as `None`, and C plugins on `None`
+        // being NULL: both hold because `Option` of a function pointer is a nullable pointer.
+        assert_eq!(size_of::<AnyFn>(), size_of::<*const c_void>());
+        // SAFETY: all-zero bytes are a valid `Option` of a function pointer.
+        let zero: AnyFn = unsafe { std::mem::zeroed() };
+        assert!(zero.is_none());
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::ffi::{self, HostTable, ModelId, Status};
 use crate::metrics::{DatasetInfo, EvalSpec, Evaluation, TrainReport};
+use crate::prefix;
 use crate::training::TrainSpec;
 
 /// A host call that failed: its status and the host's explanation.
@@ -54,17 +55,20 @@ pub struct Noise {
 
 /// The services of the host, for the duration of a plugin instance.
 ///
-/// Calls go through the C ABI; JSON crosses as strings and bulk numbers as slices.
+/// Calls go through the C ABI; JSON crosses as strings and bulk numbers as slices. The handle
+/// holds a copy of the host's table as the host built it (see [`crate::prefix`]), so the
+/// functions of later versions than the host's read as `None`.
 #[derive(Debug, Clone, Copy)]
 pub struct Host {
-    table: *const HostTable,
+    table: HostTable,
 }
 
 impl Host {
-    /// Wraps the host table a plugin was given, after checking its version.
+    /// Wraps the host table a plugin was given, after checking its version and size.
     ///
     /// # Safety
-    /// `table` must point at a host table that outlives every use of the returned handle.
+    /// `table` must point at a host table whose context and functions stay valid for every
+    /// use of the returned handle.
     pub unsafe fn from_raw(table: *const HostTable) -> Result<Self, HostError> {
         if table.is_null() {
             return Err(error(
@@ -74,7 +78,7 @@ impl Host {
         }
         // SAFETY: non-null, and the caller promises it points at a live table; the version
         // header is the one part every version shares.
-        let header = unsafe { &*table };
+        let header = unsafe { prefix::header(table) };
         if header.abi_major != ffi::ABI_MAJOR {
             return Err(error(
                 ffi::STATUS_UNSUPPORTED,
@@ -86,13 +90,24 @@ impl Host {
                 ),
             ));
         }
+        // SAFETY: a table of this major: `size` bytes of its layout.
+        let table = unsafe { prefix::read(table) }.ok_or_else(|| {
+            error(
+                ffi::STATUS_UNSUPPORTED,
+                &format!(
+                    "host table of {} bytes, version 1.0 has {}",
+                    header.size,
+                    HostTable::V1_0_SIZE
+                ),
+            )
+        })?;
         Ok(Self { table })
     }
 
-    /// The raw table, for calls the typed layer does not cover.
+    /// The table as the host built it, for calls the typed layer does not cover. Functions
+    /// appended after 1.0 are `None` where the host predates them.
     pub fn raw(&self) -> &HostTable {
-        // SAFETY: checked at construction; the host keeps it alive while the instance lives.
-        unsafe { &*self.table }
+        &self.table
     }
 
     fn check(&self, status: Status) -> Result<(), HostError> {
@@ -212,18 +227,12 @@ impl Host {
         model: ModelId,
         seed: u64,
     ) -> Result<ModelId, HostError> {
-        let end = std::mem::offset_of!(HostTable, model_align) + size_of::<usize>();
-        // SAFETY: every table begins with its version header; `size` is read before anything
-        // past the 1.0 fields.
-        let size = unsafe { (*self.table).size } as usize;
-        if size < end {
+        let Some(align) = self.raw().model_align else {
             return Err(error(
                 ffi::STATUS_UNSUPPORTED,
                 "this host predates ABI 1.1 and cannot align models",
             ));
-        }
-        // SAFETY: the table is at least `end` bytes long, so the field is there.
-        let align = unsafe { std::ptr::addr_of!((*self.table).model_align).read() };
+        };
         let ctx = self.raw().ctx;
         let mut id = 0;
         // SAFETY: valid out-pointer.
@@ -434,7 +443,7 @@ mod tests {
         // SAFETY: the mock's table is live for the test.
         let mut old = unsafe { *mock.table() };
         old.abi_minor = 0;
-        old.size = std::mem::offset_of!(HostTable, model_align) as u32;
+        old.size = HostTable::V1_0_SIZE;
         // SAFETY: `old` lives until the end of the test.
         let host = unsafe { Host::from_raw(&old) }.expect("a 1.0 table is accepted");
         let error = host
@@ -442,5 +451,21 @@ mod tests {
             .expect_err("1.0 has no alignment");
         assert_eq!(error.status, ffi::STATUS_UNSUPPORTED);
         assert!(error.message.contains("1.1"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_host_table_smaller_than_1_0_is_refused() {
+        let mock = MockHost::new();
+        // SAFETY: the mock's table is live for the test.
+        let mut short = unsafe { *mock.table() };
+        short.size = HostTable::V1_0_SIZE - 8;
+        // SAFETY: `short` lives until the end of the test.
+        let error = unsafe { Host::from_raw(&short) }.expect_err("smaller than 1.0");
+        assert_eq!(error.status, ffi::STATUS_UNSUPPORTED);
+        assert!(
+            error.message.contains("version 1.0 has"),
+            "{}",
+            error.message
+        );
     }
 }

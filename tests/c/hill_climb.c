@@ -3,7 +3,8 @@
  * Gaussian noise and keeps the perturbation when its validation accuracy is higher. It is
  * built by the tests (also in broken variants: -DPLUGIN_MAJOR=2, -DPLUGIN_MINOR=99,
  * -DENTRY_FAILS, -DNO_ENTRY) to show that the ABI is language-neutral and that the host refuses
- * what it must.
+ * what it must, and against the headers of earlier versions (tests/c/abi) to show that the
+ * host still runs what was built against them. It uses only 1.0's host functions.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
-//! Helpers shared by coevo's integration tests: where data and tools are, and how to skip.
+//! Helpers shared by coevo's integration tests: where data and tools are, and how to skip
+//! (or, where a check must not be skipped, fail) without them.
 
 use std::path::{Path, PathBuf};
 
@@ -42,30 +43,46 @@ pub fn torch_python() -> Option<PathBuf> {
     }
 }
 
-/// The C compiler (`CC` or `cc`), or `None` after printing why the test skips.
+/// The C compiler (`CC` or `cc`), or `None` after printing why the test skips (a failure under
+/// `COEVO_REQUIRE_FIXTURES=1`, see [`coevo_sdk::fixture`]).
 pub fn c_compiler() -> Option<String> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    if std::process::Command::new(&cc)
+    let works = std::process::Command::new(&cc)
         .arg("--version")
         .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        Some(cc)
-    } else {
+        .is_ok_and(|o| o.status.success());
+    if !works {
         coevo_sdk::fixture::missing(&format!("no C compiler `{cc}` (install gcc or set CC)"));
-        None
     }
+    works.then_some(cc)
+}
+
+/// The folder of the header saved as ABI `version` (`"1.0"`, `"1.1"`) was released, for
+/// building a plugin as one built against that version was.
+pub fn abi_header(version: &str) -> PathBuf {
+    repo_root().join("tests/c/abi").join(version)
 }
 
 /// Compiles `tests/c/hill_climb.c` with `defines` into `dir/<file>`, against `coevo.h` alone.
 pub fn build_c_plugin(cc: &str, dir: &Path, file: &str, defines: &[&str]) -> PathBuf {
+    build_c_plugin_against(cc, &repo_root().join("sdk/include"), dir, file, defines)
+}
+
+/// As [`build_c_plugin`], against the `coevo.h` in folder `include` (see [`abi_header`]).
+pub fn build_c_plugin_against(
+    cc: &str,
+    include: &Path,
+    dir: &Path,
+    file: &str,
+    defines: &[&str],
+) -> PathBuf {
     std::fs::create_dir_all(dir).expect("a writable temporary folder");
     let out = dir.join(file);
     let status = std::process::Command::new(cc)
         .args([
             "-std=c99", "-Wall", "-Werror", "-shared", "-fPIC", "-O1", "-I",
         ])
-        .arg(repo_root().join("sdk/include"))
+        .arg(include)
         .args(defines)
         .arg(repo_root().join("tests/c/hill_climb.c"))
         .arg("-o")
@@ -74,7 +91,8 @@ pub fn build_c_plugin(cc: &str, dir: &Path, file: &str, defines: &[&str]) -> Pat
         .expect("the C compiler runs");
     assert!(
         status.success(),
-        "the C plugin did not compile with {defines:?}"
+        "the C plugin did not compile against {} with {defines:?}",
+        include.display()
     );
     out
 }

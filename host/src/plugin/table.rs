@@ -71,7 +71,7 @@ impl PluginHost {
             train,
             evaluate,
             call_hook,
-            model_align,
+            model_align: Some(model_align),
         });
         Self { cell, table }
     }

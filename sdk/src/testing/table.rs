@@ -40,7 +40,7 @@ pub(super) fn host_table(state: &RefCell<State>) -> HostTable {
         train,
         evaluate,
         call_hook,
-        model_align,
+        model_align: Some(model_align),
     }
 }
 

@@ -3,6 +3,7 @@
 // Helper functions of tests unwrap as the tests do: a failure is the test failing.
 #![allow(clippy::unwrap_used)]
 
+mod abi;
 mod colearn;
 mod conformance;
 mod experiments;
