@@ -49,7 +49,7 @@ extern "C" {
 
 /**
  * Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
- * version; 1.1 appended `model_align` to the host table; 1.2 appends nothing yet.
+ * version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`.
  */
 #define COEVO_ABI_MINOR 2
 
@@ -268,6 +268,16 @@ typedef struct coevo_host {
                                 coevo_model model,
                                 uint64_t seed,
                                 coevo_model *out);
+    /**
+     * Since 1.2. Copies into model `to` every parameter tensor and running statistic of model
+     * `from` whose name and shape match, leaving the rest of `to` as it was (weights passed
+     * between partner networks of different architectures); writes the number of parameter
+     * values copied to `out`.
+     */
+    coevo_status (*params_transfer)(coevo_host_context *ctx,
+                                    coevo_model from,
+                                    coevo_model to,
+                                    uint64_t *out);
 } coevo_host;
 
 /**

@@ -23,7 +23,7 @@ use std::ffi::{c_char, c_void};
 /// Major version: a host loads only plugins of its own major.
 pub const ABI_MAJOR: u32 = 1;
 /// Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
-/// version; 1.1 appended `model_align` to the host table; 1.2 appends nothing yet.
+/// version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`.
 pub const ABI_MINOR: u32 = 2;
 /// The symbol every plugin exports, of type [`EntryFn`]. cbindgen cannot write a string
 /// constant, so `cbindgen.toml` writes `COEVO_ENTRY_SYMBOL`, and the header test checks it.
@@ -219,6 +219,18 @@ pub struct HostTable {
             out: *mut ModelId,
         ) -> Status,
     >,
+    /// Since 1.2. Copies into model `to` every parameter tensor and running statistic of model
+    /// `from` whose name and shape match, leaving the rest of `to` as it was (weights passed
+    /// between partner networks of different architectures); writes the number of parameter
+    /// values copied to `out`.
+    pub params_transfer: Option<
+        unsafe extern "C" fn(
+            ctx: *mut HostContext,
+            from: ModelId,
+            to: ModelId,
+            out: *mut u64,
+        ) -> Status,
+    >,
 }
 
 /// cbindgen:ignore
@@ -227,6 +239,8 @@ impl HostTable {
     pub const V1_0_SIZE: u32 = table_size(22);
     /// Bytes of a 1.1 table: 1.0 and `model_align`.
     pub const V1_1_SIZE: u32 = table_size(23);
+    /// Bytes of a 1.2 table: 1.1 and `params_transfer`.
+    pub const V1_2_SIZE: u32 = table_size(24);
 }
 
 /// Opaque plugin state.
@@ -340,8 +354,12 @@ mod tests {
             HostTable::V1_1_SIZE as usize,
             offset_of!(HostTable, model_align) + size_of::<AnyFn>()
         );
-        // Nothing appended since 1.1: today's table is the 1.1 table.
-        assert_eq!(size_of::<HostTable>(), HostTable::V1_1_SIZE as usize);
+        assert_eq!(
+            HostTable::V1_2_SIZE as usize,
+            offset_of!(HostTable, params_transfer) + size_of::<AnyFn>()
+        );
+        // Nothing appended since 1.2: today's table is the 1.2 table.
+        assert_eq!(size_of::<HostTable>(), HostTable::V1_2_SIZE as usize);
     }
 
     #[test]
@@ -362,6 +380,7 @@ mod tests {
     fn the_frozen_sizes_on_64_bit_targets() {
         assert_eq!(HostTable::V1_0_SIZE, 192);
         assert_eq!(HostTable::V1_1_SIZE, 200);
+        assert_eq!(HostTable::V1_2_SIZE, 208);
         assert_eq!(PluginDescriptor::V1_0_SIZE, 104);
         assert_eq!(PluginDescriptor::V1_1_SIZE, 104);
     }

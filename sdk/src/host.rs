@@ -218,6 +218,24 @@ impl Host {
         Ok(id)
     }
 
+    /// Copies into `to` every tensor of `from` whose name and shape match (a partner of
+    /// another architecture restarting from what `from` learned); returns the parameter values
+    /// copied. Needs a host of ABI 1.2 or later; an older one answers
+    /// [`ffi::STATUS_UNSUPPORTED`].
+    pub fn transfer(&self, from: ModelId, to: ModelId) -> Result<u64, HostError> {
+        let Some(transfer) = self.raw().params_transfer else {
+            return Err(error(
+                ffi::STATUS_UNSUPPORTED,
+                "this host predates ABI 1.2 and cannot transfer weights",
+            ));
+        };
+        let ctx = self.raw().ctx;
+        let mut copied = 0;
+        // SAFETY: valid out-pointer.
+        self.check(unsafe { transfer(ctx, from, to, &mut copied) })?;
+        Ok(copied)
+    }
+
     /// A new model: `model` with its hidden units reordered to match `reference`'s (weight
     /// matching), ready to be blended with it. Needs a host of ABI 1.1 or later; an older one
     /// answers [`ffi::STATUS_UNSUPPORTED`].
@@ -451,6 +469,41 @@ mod tests {
             .expect_err("1.0 has no alignment");
         assert_eq!(error.status, ffi::STATUS_UNSUPPORTED);
         assert!(error.message.contains("1.1"), "{}", error.message);
+    }
+
+    #[test]
+    fn transfer_copies_what_matches_and_is_refused_by_a_1_1_host() {
+        let mock = MockHost::new();
+        let host = mock.host();
+        let from = host
+            .create_model(&serde_json::json!({"tensors": [2, 3, 1]}), 1)
+            .unwrap();
+        let to = host
+            .create_model(&serde_json::json!({"tensors": [2, 4, 1]}), 2)
+            .unwrap();
+        let before = mock.params(to).unwrap();
+        assert_eq!(host.transfer(from, to).expect("a 1.2 table has it"), 3);
+        let (source, after) = (mock.params(from).unwrap(), mock.params(to).unwrap());
+        assert_eq!(after[..2], source[..2]);
+        assert_eq!(
+            after[2..6],
+            before[2..6],
+            "a tensor of another size is kept"
+        );
+        assert_eq!(after[6], source[5]);
+
+        // The same table as a 1.1 host would have built it: everything before the transfer.
+        // SAFETY: the mock's table is live for the test.
+        let mut old = unsafe { *mock.table() };
+        old.abi_minor = 1;
+        old.size = HostTable::V1_1_SIZE;
+        // SAFETY: `old` lives until the end of the test.
+        let old_host = unsafe { Host::from_raw(&old) }.expect("a 1.1 table is accepted");
+        let error = old_host
+            .transfer(from, to)
+            .expect_err("1.1 has no transfer");
+        assert_eq!(error.status, ffi::STATUS_UNSUPPORTED);
+        assert!(error.message.contains("1.2"), "{}", error.message);
     }
 
     #[test]

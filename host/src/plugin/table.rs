@@ -72,6 +72,7 @@ impl PluginHost {
             evaluate,
             call_hook,
             model_align: Some(model_align),
+            params_transfer: Some(params_transfer),
         });
         Self { cell, table }
     }
@@ -480,5 +481,17 @@ unsafe extern "C" fn model_align(
     serve(ctx, |c| {
         let id = c.state.borrow_mut().align(reference, model, seed)?;
         put(out, id)
+    })
+}
+
+unsafe extern "C" fn params_transfer(
+    ctx: *mut HostContext,
+    from: ModelId,
+    to: ModelId,
+    out: *mut u64,
+) -> Status {
+    serve(ctx, |c| {
+        let copied = c.state.borrow_mut().transfer(from, to)?;
+        put(out, copied.values as u64)
     })
 }

@@ -41,6 +41,7 @@ pub(super) fn host_table(state: &RefCell<State>) -> HostTable {
         evaluate,
         call_hook,
         model_align: Some(model_align),
+        params_transfer: Some(params_transfer),
     }
 }
 
@@ -622,4 +623,33 @@ unsafe extern "C" fn model_align(
 ) -> Status {
     // SAFETY: forwarded as received.
     unsafe { model_clone(ctx, model, out) }
+}
+
+/// The mock's tensors have no names, so a transfer copies the tensors at the same position
+/// that have the same size, as the host's does by name and shape.
+unsafe extern "C" fn params_transfer(
+    ctx: *mut HostContext,
+    from: ModelId,
+    to: ModelId,
+    out: *mut u64,
+) -> Status {
+    let Some(source) = state(ctx).borrow().models.get(&from).cloned() else {
+        return fail(ctx, ffi::STATUS_NOT_FOUND, format!("no model {from}"));
+    };
+    with_model(ctx, to, |m| {
+        let (mut copied, mut start_from, mut start_to) = (0, 0, 0);
+        for (k, &size) in m.tensors.iter().enumerate() {
+            if source.tensors.get(k) == Some(&size) {
+                m.params[start_to..start_to + size]
+                    .copy_from_slice(&source.params[start_from..start_from + size]);
+                copied += size;
+            }
+            start_to += size;
+            start_from += source.tensors.get(k).copied().unwrap_or(0);
+        }
+        m.apply_mask();
+        // SAFETY: the caller passes a valid out place.
+        unsafe { *out = copied as u64 };
+        ffi::STATUS_OK
+    })
 }

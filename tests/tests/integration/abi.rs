@@ -109,3 +109,27 @@ fn the_current_header_has_the_rust_sizes_and_checks_appended_functions() {
         ("0", "1", "0")
     );
 }
+
+#[test]
+fn the_host_table_transfers_the_tensors_two_architectures_share() {
+    let plugin_host = tiny_host(50, 1);
+    let spec = |hidden: usize| {
+        json!({"input": [1, 28, 28], "layers": [{"type": "flatten"}, {"type": "linear", "out": 6},
+            {"type": "relu"}, {"type": "linear", "out": hidden}, {"type": "relu"},
+            {"type": "linear", "out": 10}]})
+    };
+    let (from, to) = {
+        let mut session = plugin_host.state_mut();
+        (
+            session.create_model(&spec(5), 1).unwrap(),
+            session.create_model(&spec(7), 2).unwrap(),
+        )
+    };
+    // SAFETY: the table lives in `plugin_host`, which outlives `host`.
+    let host = unsafe { coevo_sdk::Host::from_raw(plugin_host.table()) }.unwrap();
+    // 784·6 + 6 for the first layer, and the head's bias: the other tensors' shapes differ.
+    assert_eq!(host.transfer(from, to).unwrap(), 784 * 6 + 6 + 10);
+    let session = plugin_host.state();
+    let first = |id| session.model(id).unwrap().flat_params()[..784 * 6 + 6].to_vec();
+    assert_eq!(first(from), first(to));
+}
