@@ -1,5 +1,6 @@
 //! The trait a plugin author implements, and what it reports.
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -84,7 +85,7 @@ pub struct StepReport {
 /// snapshotted/restored between steps (for checkpoints and hot swaps).
 pub trait Algorithm: Sized + 'static {
     /// The config, deserialised from the JSON the host validated against [`Algorithm::schema`].
-    type Config: DeserializeOwned;
+    type Config: DeserializeOwned + JsonSchema;
 
     /// Short name (`mega`, `random-search`).
     const NAME: &'static str;
@@ -93,8 +94,11 @@ pub trait Algorithm: Sized + 'static {
     /// One line on what it does.
     const DESCRIPTION: &'static str;
 
-    /// JSON Schema of the config (the subset in the SDK README).
-    fn schema() -> Value;
+    /// JSON Schema of the config: by default derived from [`Algorithm::Config`], so its
+    /// defaults, descriptions and bounds are written once, on the type.
+    fn schema() -> Value {
+        crate::schema::of::<Self::Config>()
+    }
 
     /// The script hooks it calls.
     fn hooks() -> Vec<HookInfo> {

@@ -18,6 +18,7 @@ pub mod export;
 pub mod ffi;
 pub mod host;
 pub mod metrics;
+pub mod schema;
 pub mod search;
 pub mod testing;
 pub mod training;
@@ -31,4 +32,5 @@ pub use metrics::{
 pub use search::{Best, Search, Searching};
 pub use training::{Augment, Distillation, LossKind, OptimizerConfig, Schedule, TrainSpec};
 
+pub use schema::Interval;
 pub use serde_json;

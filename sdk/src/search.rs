@@ -8,6 +8,7 @@
 //! fitness, keeps the best model of all generations, counts generations, logs, and snapshots
 //! all of it with the strategy's own state.
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -20,7 +21,7 @@ use crate::metrics::{EvalSpec, Metrics, Task};
 /// A population-based search, driven by [`Searching`].
 pub trait Search: Sized + 'static {
     /// Its config.
-    type Config: DeserializeOwned;
+    type Config: DeserializeOwned + JsonSchema;
     /// Short name.
     const NAME: &'static str;
     /// Version.
@@ -28,8 +29,10 @@ pub trait Search: Sized + 'static {
     /// One line.
     const DESCRIPTION: &'static str;
 
-    /// JSON Schema of the config.
-    fn schema() -> Value;
+    /// JSON Schema of the config: by default derived from [`Search::Config`].
+    fn schema() -> Value {
+        crate::schema::of::<Self::Config>()
+    }
 
     /// Hooks it calls besides `fitness`, which [`Searching`] calls.
     fn hooks() -> Vec<HookInfo> {

@@ -34,7 +34,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use config::{Config, schema};
+pub use config::Config;
 pub use record::EpochRecord;
 
 /// The ensemble's training state; all of it serialises, members by id.
@@ -159,10 +159,6 @@ impl Algorithm for CoLearning {
     const NAME: &'static str = "colearn";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "co-learning: an ensemble trained jointly, each member coupled to the others by β·KL(p_j‖p_i)";
-
-    fn schema() -> Value {
-        schema()
-    }
 
     fn hooks() -> Vec<HookInfo> {
         vec![HookInfo::new(

@@ -278,10 +278,6 @@ impl Search for Mega {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "MeGA: merges trained networks of one architecture by a genetic algorithm over their blends";
 
-    fn schema() -> Value {
-        config::schema()
-    }
-
     fn hooks() -> Vec<HookInfo> {
         vec![HookInfo::new(
             "merge_order",
@@ -293,7 +289,10 @@ impl Search for Mega {
 
     fn create(config: Config, host: &Host) -> Result<Self, PluginError> {
         let settings = config.settings().map_err(PluginError)?;
-        let first = config.parents[0];
+        let first = *config
+            .parents
+            .first()
+            .expect("the schema asks for two or more parents");
         let spec = host.model_spec(first)?;
         let layers = spec
             .get("layers")
