@@ -144,7 +144,7 @@ impl<S: Search> Algorithm for Searching<S> {
     }
 
     fn hooks() -> Vec<HookInfo> {
-        let mut hooks = vec![HookInfo::new(
+        let mut hooks = vec![HookInfo::new::<f64>(
             "fitness",
             "(metrics, ctx): the candidate's validation metrics (loss, accuracy or mae, rmse, r2, samples) and {generation, index}",
             "a number, higher is better; NaN counts as worst",

@@ -117,7 +117,7 @@ pub fn run(command: PluginsCommand, global: &Global) -> anyhow::Result<()> {
                 for hook in &d.hooks {
                     println!(
                         "hook {}{}: returns {}; default: {}",
-                        hook.name, hook.args, hook.returns, hook.default
+                        hook.name, hook.args, hook.returns_text, hook.default
                     );
                 }
                 println!(

@@ -161,7 +161,7 @@ impl Algorithm for CoLearning {
     const DESCRIPTION: &'static str = "co-learning: an ensemble trained jointly, each member coupled to the others by β·KL(p_j‖p_i)";
 
     fn hooks() -> Vec<HookInfo> {
-        vec![HookInfo::new(
+        vec![HookInfo::new::<f64>(
             coupling::HOOK,
             "epoch (the epoch about to be trained, from 0), i, j (members, from 0), n (members)",
             "a number: β_ij, the weight of KL(p_j‖p_i) in member i's loss (< 0 repels, > 0 attracts)",

@@ -279,7 +279,7 @@ impl Search for Mega {
     const DESCRIPTION: &'static str = "MeGA: merges trained networks of one architecture by a genetic algorithm over their blends";
 
     fn hooks() -> Vec<HookInfo> {
-        vec![HookInfo::new(
+        vec![HookInfo::new::<Vec<[usize; 2]>>(
             "merge_order",
             "(models, ctx): the level's models as {index, id, metrics} (validation metrics) and {level}; called for three or more models",
             "an array of [i, j] index pairs, each model in at most one pair; the rest wait for the next level",
