@@ -163,7 +163,7 @@ impl Algorithm for CoLearning {
     fn hooks() -> Vec<HookInfo> {
         vec![HookInfo::new::<f64>(
             coupling::HOOK,
-            "epoch (the epoch about to be trained, from 0), i, j (members, from 0), n (members)",
+            "(epoch, i, j, n): the epoch about to be trained and members i and j, counted from 0, of n",
             "a number: β_ij, the weight of KL(p_j‖p_i) in member i's loss (< 0 repels, > 0 attracts)",
             "beta_bar / n for every pair",
         )]
