@@ -22,6 +22,7 @@ pub mod fixture;
 pub mod host;
 pub mod metrics;
 pub mod prefix;
+pub mod schema;
 pub mod search;
 pub mod testing;
 pub mod training;
@@ -35,4 +36,5 @@ pub use metrics::{
 pub use search::{Best, Search, Searching};
 pub use training::{Augment, Distillation, LossKind, OptimizerConfig, Schedule, TrainSpec};
 
+pub use schema::Interval;
 pub use serde_json;

@@ -1,5 +1,6 @@
 //! Evaluation results and data-set descriptions, as the host reports them.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What the targets are.
@@ -83,7 +84,7 @@ fn mean(values: &[f32]) -> f64 {
 }
 
 /// How members' predictions are combined into the ensemble's.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Combination {
     /// The mean of the members' class probabilities (or predictions).

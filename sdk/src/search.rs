@@ -8,6 +8,7 @@
 //! fitness, keeps the best model of all generations, counts generations, logs, and snapshots
 //! all of it with the strategy's own state.
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ use crate::metrics::{EvalSpec, Metrics, Task};
 /// snapshot and restore come for free (see [`Algorithm`]).
 pub trait Search: Serialize + DeserializeOwned + Sized + 'static {
     /// Its config.
-    type Config: DeserializeOwned;
+    type Config: DeserializeOwned + JsonSchema;
     /// Short name.
     const NAME: &'static str;
     /// Version.
@@ -29,8 +30,10 @@ pub trait Search: Serialize + DeserializeOwned + Sized + 'static {
     /// One line.
     const DESCRIPTION: &'static str;
 
-    /// JSON Schema of the config.
-    fn schema() -> Value;
+    /// JSON Schema of the config: by default derived from [`Search::Config`].
+    fn schema() -> Value {
+        crate::schema::of::<Self::Config>()
+    }
 
     /// Hooks it calls besides `fitness`, which [`Searching`] calls.
     fn hooks() -> Vec<HookInfo> {
@@ -149,7 +152,7 @@ impl<S: Search> Algorithm for Searching<S> {
     }
 
     fn hooks() -> Vec<HookInfo> {
-        let mut hooks = vec![HookInfo::new(
+        let mut hooks = vec![HookInfo::new::<f64>(
             "fitness",
             "(metrics, ctx): the candidate's validation metrics (loss, accuracy or mae, rmse, r2, samples) and {generation, index}",
             "a number, higher is better; NaN counts as worst",

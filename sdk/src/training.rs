@@ -4,23 +4,31 @@
 //! host's own configuration, so a plugin and the `coevo train` command mean the same thing by
 //! the same words.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::ffi::ModelId;
+use crate::schema::Interval;
 
 /// Optimiser and its hyper-parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+///
+/// The bounds of each hyper-parameter are [`Interval`]s, read both by the derived schema and
+/// by [`OptimizerConfig::validate`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OptimizerConfig {
     /// Stochastic gradient descent with momentum and L2 weight decay (PyTorch's `SGD`).
     Sgd {
         /// Learning rate.
+        #[schemars(transform = LR.in_schema())]
         lr: f64,
         /// Momentum (0 for none).
         #[serde(default)]
+        #[schemars(transform = MOMENTUM.in_schema())]
         momentum: f64,
         /// L2 penalty added to the gradient.
         #[serde(default)]
+        #[schemars(transform = WEIGHT_DECAY.in_schema())]
         weight_decay: f64,
         /// Nesterov momentum.
         #[serde(default)]
@@ -29,21 +37,35 @@ pub enum OptimizerConfig {
     /// Adam with L2 weight decay added to the gradient (PyTorch's `Adam`).
     Adam {
         /// Learning rate.
+        #[schemars(transform = LR.in_schema())]
         lr: f64,
         /// Decay of the first moment.
         #[serde(default = "beta1")]
+        #[schemars(transform = MOMENTUM.in_schema())]
         beta1: f64,
         /// Decay of the second moment.
         #[serde(default = "beta2")]
+        #[schemars(transform = MOMENTUM.in_schema())]
         beta2: f64,
         /// Added to the denominator.
         #[serde(default = "adam_eps")]
+        #[schemars(transform = EPS.in_schema())]
         eps: f64,
         /// L2 penalty added to the gradient.
         #[serde(default)]
+        #[schemars(transform = WEIGHT_DECAY.in_schema())]
         weight_decay: f64,
     },
 }
+
+/// A learning rate.
+const LR: Interval = Interval::POSITIVE;
+/// Momentum and Adam's moment decays: below one, so that old gradients are forgotten.
+const MOMENTUM: Interval = Interval::FRACTION_BELOW_ONE;
+/// An L2 penalty.
+const WEIGHT_DECAY: Interval = Interval::NON_NEGATIVE;
+/// Adam's ε, which keeps its denominator away from zero.
+const EPS: Interval = Interval::POSITIVE;
 
 fn beta1() -> f64 {
     0.9
@@ -63,25 +85,18 @@ impl OptimizerConfig {
         }
     }
 
-    /// Checks the hyper-parameters; the error names the field.
+    /// Checks the hyper-parameters against the bounds its schema states, for configs that
+    /// reach the host without passing a schema; the error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
-        let lr_ok = self.lr() > 0.0 && self.lr().is_finite();
-        check(lr_ok, "optimizer.lr must be a positive number")?;
+        LR.check("optimizer.lr", self.lr())?;
         match *self {
             Self::Sgd {
                 momentum,
                 weight_decay,
                 ..
             } => {
-                check(
-                    (0.0..1.0).contains(&momentum),
-                    "optimizer.momentum must be in [0, 1)",
-                )?;
-                check(
-                    weight_decay >= 0.0,
-                    "optimizer.weight_decay must be at least 0",
-                )
+                MOMENTUM.check("optimizer.momentum", momentum)?;
+                WEIGHT_DECAY.check("optimizer.weight_decay", weight_decay)
             }
             Self::Adam {
                 beta1,
@@ -90,26 +105,17 @@ impl OptimizerConfig {
                 weight_decay,
                 ..
             } => {
-                check(
-                    (0.0..1.0).contains(&beta1),
-                    "optimizer.beta1 must be in [0, 1)",
-                )?;
-                check(
-                    (0.0..1.0).contains(&beta2),
-                    "optimizer.beta2 must be in [0, 1)",
-                )?;
-                check(eps > 0.0, "optimizer.eps must be positive")?;
-                check(
-                    weight_decay >= 0.0,
-                    "optimizer.weight_decay must be at least 0",
-                )
+                MOMENTUM.check("optimizer.beta1", beta1)?;
+                MOMENTUM.check("optimizer.beta2", beta2)?;
+                EPS.check("optimizer.eps", eps)?;
+                WEIGHT_DECAY.check("optimizer.weight_decay", weight_decay)
             }
         }
     }
 }
 
 /// How the learning rate changes over training.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Schedule {
     /// The base rate throughout.
@@ -148,7 +154,7 @@ impl Schedule {
 }
 
 /// The loss of the labels (or targets) each member minimises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LossKind {
     /// Negative log-likelihood of the softmax (classification); equals KL(q‖p) for one-hot q.
@@ -160,7 +166,7 @@ pub enum LossKind {
 }
 
 /// Image augmentation of training batches.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Augment {
     /// Zero padding on each side before a random crop back to the original size (0: no crop).
@@ -186,7 +192,7 @@ impl Augment {
 
 /// Knowledge distillation from a teacher model: `weight · T² · KL(p_teacher^T ‖ p^T)` is added
 /// to each member's loss, with both distributions softened by the temperature `T`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Distillation {
     /// The teacher (not trained).
@@ -204,7 +210,7 @@ fn one() -> f64 {
 }
 
 /// How to train: everything a training run needs besides the models and the data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainSpec {
     /// Passes over the training samples.

@@ -8,6 +8,7 @@ mod models;
 mod output;
 mod plugins;
 mod progress;
+mod schema_text;
 mod train;
 
 use clap::{Args, Parser, Subcommand};

@@ -12,7 +12,7 @@ use coevo::{ComputeDevice, seed};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Global, output};
+use super::{Global, output, schema_text};
 
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
@@ -116,13 +116,13 @@ pub fn run(command: PluginsCommand, global: &Global) -> anyhow::Result<()> {
                 for hook in &d.hooks {
                     println!(
                         "hook {}{}: returns {}; default: {}",
-                        hook.name, hook.args, hook.returns, hook.default
+                        hook.name, hook.args, hook.returns_text, hook.default
                     );
                 }
-                println!(
-                    "config schema: {}",
-                    serde_json::to_string_pretty(&d.schema).unwrap_or_default()
-                );
+                println!("config (its JSON Schema with --json):");
+                for line in schema_text::fields(&d.schema, 2) {
+                    println!("{line}");
+                }
             })
         }
         PluginsCommand::Run(args) => run_plugin(args, global),

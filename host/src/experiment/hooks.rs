@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::reload::Reloader;
 use super::script::describe;
+use crate::plugin::CompiledSchema;
 use crate::session::Hooks;
 
 /// Hooks served by the experiment script.
@@ -18,8 +19,8 @@ pub struct ScriptHooks {
     /// Set while a hook runs, so that API functions called from one refuse (hooks compute
     /// values; the host applies them).
     in_hook: Rc<Cell<bool>>,
-    /// What the running plugin says each hook returns (from its descriptor).
-    returns: RefCell<Vec<(String, String)>>,
+    /// What the running plugin says each hook must return (`HookInfo::returns`), compiled.
+    returns: RefCell<Vec<(String, CompiledSchema)>>,
 }
 
 impl std::fmt::Debug for ScriptHooks {
@@ -39,9 +40,24 @@ impl ScriptHooks {
         }
     }
 
-    /// Records the return descriptions of the plugin now running (`HookInfo::returns`).
-    pub fn expect(&self, returns: Vec<(String, String)>) {
-        *self.returns.borrow_mut() = returns;
+    /// Records what each hook of the plugin now running must return (`HookInfo::returns`, a
+    /// JSON Schema). A schema that accepts anything (a plugin older than the field) or that
+    /// does not compile leaves that hook's results checked only for finite numbers.
+    pub fn expect(&self, returns: Vec<(String, Value)>) {
+        let compiled = returns
+            .into_iter()
+            .filter(|(_, schema)| *schema != Value::Bool(true))
+            .filter_map(|(name, schema)| match CompiledSchema::new(&schema) {
+                Ok(compiled) => Some((name, compiled)),
+                Err(e) => {
+                    tracing::warn!(
+                        "hook `{name}`: its return schema is not usable ({e}); not checked"
+                    );
+                    None
+                }
+            })
+            .collect();
+        *self.returns.borrow_mut() = compiled;
     }
 
     fn check(&self, name: &str, value: Value, at: &str) -> Result<Value, String> {
@@ -50,15 +66,16 @@ impl ScriptHooks {
                 "hook `{name}` at {at} returned {bad}; hooks must return finite numbers"
             ));
         }
-        let wants_number = self
-            .returns
-            .borrow()
-            .iter()
-            .any(|(hook, returns)| hook == name && returns.starts_with("a number"));
-        if wants_number && !value.is_number() {
+        let returns = self.returns.borrow();
+        let Some((_, schema)) = returns.iter().find(|(hook, _)| hook == name) else {
+            return Ok(value);
+        };
+        let violations = schema.violations(&value, "result");
+        if !violations.is_empty() {
             return Err(format!(
-                "hook `{name}` at {at} returned {}, not a number",
-                kind(&value)
+                "hook `{name}` at {at} returned {} the plugin cannot use: {}",
+                kind(&value),
+                violations.join("; ")
             ));
         }
         Ok(value)

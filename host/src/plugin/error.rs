@@ -48,6 +48,14 @@ pub enum PluginError {
         /// One line per bad field, each starting with its path.
         errors: Vec<String>,
     },
+    /// The plugin's config schema does not compile, so no config can be checked against it.
+    #[error("plugin `{plugin}` declares a config schema the host cannot use: {reason}")]
+    Schema {
+        /// The plugin.
+        plugin: String,
+        /// What is wrong with the schema.
+        reason: String,
+    },
     /// A call into the plugin failed (or it panicked; the host carries on).
     #[error("plugin `{plugin}` failed in {call}: {error}")]
     Call {

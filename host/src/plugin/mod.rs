@@ -12,6 +12,6 @@ pub use discovery::PluginPath;
 pub use error::PluginError;
 pub use library::{LoadedPlugin, load, load_fresh_copy};
 pub use run::{PluginRun, Swap};
-pub use schema::validate;
+pub use schema::{CompiledSchema, InvalidSchema, validate};
 pub use table::PluginHost;
 pub use watch::FileWatch;

@@ -48,7 +48,12 @@ impl PluginRun {
         config: Value,
         host: Rc<PluginHost>,
     ) -> Result<Self, PluginError> {
-        let errors = schema::validate(&plugin.plugin.schema(), &config);
+        let errors = schema::validate(&plugin.plugin.schema(), &config).map_err(|e| {
+            PluginError::Schema {
+                plugin: plugin.name(),
+                reason: e.to_string(),
+            }
+        })?;
         if !errors.is_empty() {
             return Err(PluginError::Config {
                 plugin: plugin.name(),

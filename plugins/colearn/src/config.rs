@@ -1,28 +1,37 @@
 //! The config a script gives: the ensemble, the coupling's default strength, the training
 //! recipe and what each epoch measures.
 
-use coevo_sdk::serde_json::{Value, json};
+use coevo_sdk::serde_json::{Map, Value, json};
 use coevo_sdk::{Augment, Combination, OptimizerConfig, Schedule};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The config, validated by the host against [`schema`]; kept whole in the plugin's state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A co-learning ensemble: its members, their coupling, the training recipe and what each
+/// epoch measures.
+// The host validates configs against the JSON Schema derived from this struct (the SDK's
+// optimiser, schedule and augmentation field by field): its defaults, bounds and doc comments
+// are the schema's. Kept whole in the plugin's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Networks trained together (N).
     #[serde(default = "default_members")]
+    #[schemars(range(min = 1, max = 1000))]
     pub members: usize,
     /// Their architecture: a model spec, or `{"preset": name, "init": scheme}`.
     #[serde(default = "default_model")]
+    #[schemars(with = "Map<String, Value>")]
     pub model: Value,
     /// β̄ = βN: without a `coupling` hook every pair is coupled with β = β̄ / N.
     #[serde(default)]
     pub beta_bar: f64,
     /// Passes over the training samples; one plugin step each.
     #[serde(default = "default_epochs")]
+    #[schemars(range(min = 1))]
     pub epochs: usize,
     /// Samples per optimiser step.
     #[serde(default = "default_batch_size")]
+    #[schemars(range(min = 2))]
     pub batch_size: usize,
     /// The optimiser (the paper's: SGD, lr 0.01, momentum 0.9, weight decay 5e-4).
     #[serde(default = "paper_optimizer")]
@@ -79,7 +88,8 @@ fn default_true() -> bool {
 }
 
 impl Config {
-    /// Checks what the schema cannot say; the error names the field.
+    /// Checks what a JSON Schema cannot say (that a number is finite); the error names the
+    /// field. Every bound it can say is on the fields above.
     pub fn validate(&self) -> Result<(), String> {
         if !self.beta_bar.is_finite() {
             return Err(format!(
@@ -87,9 +97,7 @@ impl Config {
                 self.beta_bar
             ));
         }
-        self.optimizer
-            .validate()
-            .map_err(|reason| format!("config.{reason}"))
+        Ok(())
     }
 
     /// The default coupling of one pair: β̄ / N.
@@ -98,28 +106,24 @@ impl Config {
     }
 }
 
-/// JSON Schema of [`Config`].
-pub fn schema() -> Value {
-    json!({
-        "type": "object",
-        "additionalProperties": false,
-        "properties": {
-            "members": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 5,
-                         "description": "networks trained together (N)" },
-            "model": { "type": "object", "description": "model spec or {\"preset\": name, \"init\": \"xavier\"}" },
-            "beta_bar": { "type": "number", "default": 0.0,
-                          "description": "β̄ = βN; each pair is coupled with β̄/N unless the coupling hook says otherwise" },
-            "epochs": { "type": "integer", "minimum": 1, "default": 10 },
-            "batch_size": { "type": "integer", "minimum": 2, "default": 128 },
-            "optimizer": { "type": "object", "description": "{\"type\": \"sgd\", \"lr\": 0.01, \"momentum\": 0.9, \"weight_decay\": 5e-4} or adam" },
-            "schedule": { "type": "object", "description": "constant, step or cosine, over epochs" },
-            "augment": { "type": "object", "description": "{\"crop_padding\": 4, \"flip\": true}" },
-            "combination": { "enum": ["mean", "geometric_mean", "majority_vote"], "default": "mean" },
-            "eval_train_samples": { "type": "integer", "minimum": 0, "default": 2000,
-                                    "description": "training samples measured each epoch (0: all)" },
-            "diagnostics": { "type": "boolean", "default": true,
-                             "description": "JS divergences, entropy histograms, inactive ReLUs and weight spread each epoch" },
-            "seed": { "type": "integer", "minimum": 0, "default": 0 }
-        }
-    })
+#[cfg(test)]
+mod tests {
+    use coevo_sdk::Algorithm;
+
+    use crate::CoLearning;
+
+    #[test]
+    fn the_sdk_types_in_the_config_are_checked_field_by_field() {
+        let schema = CoLearning::schema();
+        let optimizer = &schema["properties"]["optimizer"];
+        assert_eq!(optimizer["default"]["lr"], 0.01);
+        let sgd = &optimizer["oneOf"][0];
+        assert_eq!(sgd["additionalProperties"], false);
+        assert_eq!(sgd["properties"]["momentum"]["exclusiveMaximum"], 1.0);
+        let augment = &schema["properties"]["augment"];
+        assert_eq!(augment["properties"]["flip"]["type"], "boolean");
+        assert!(schema["properties"]["schedule"]["oneOf"].is_array());
+        assert_eq!(schema["properties"]["members"]["default"], 5);
+        assert_eq!(schema["properties"]["model"]["type"], "object");
+    }
 }

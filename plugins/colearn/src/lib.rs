@@ -33,7 +33,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-pub use config::{Config, schema};
+pub use config::Config;
 pub use record::EpochRecord;
 
 /// The ensemble's training state; all of it serialises, members by id.
@@ -129,14 +129,10 @@ impl Algorithm for CoLearning {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "co-learning: an ensemble trained jointly, each member coupled to the others by β·KL(p_j‖p_i)";
 
-    fn schema() -> Value {
-        schema()
-    }
-
     fn hooks() -> Vec<HookInfo> {
-        vec![HookInfo::new(
+        vec![HookInfo::new::<f64>(
             coupling::HOOK,
-            "epoch (the epoch about to be trained, from 0), i, j (members, from 0), n (members)",
+            "(epoch, i, j, n): the epoch about to be trained and members i and j, counted from 0, of n",
             "a number: β_ij, the weight of KL(p_j‖p_i) in member i's loss (< 0 repels, > 0 attracts)",
             "beta_bar / n for every pair",
         )]

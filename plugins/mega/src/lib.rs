@@ -278,12 +278,8 @@ impl Search for Mega {
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "MeGA: merges trained networks of one architecture by a genetic algorithm over their blends";
 
-    fn schema() -> Value {
-        config::schema()
-    }
-
     fn hooks() -> Vec<HookInfo> {
-        vec![HookInfo::new(
+        vec![HookInfo::new::<Vec<[usize; 2]>>(
             "merge_order",
             "(models, ctx): the level's models as {index, id, metrics} (validation metrics) and {level}; called for three or more models",
             "an array of [i, j] index pairs, each model in at most one pair; the rest wait for the next level",
@@ -293,7 +289,10 @@ impl Search for Mega {
 
     fn create(config: Config, host: &Host) -> Result<Self, PluginError> {
         let settings = config.settings().map_err(PluginError)?;
-        let first = config.parents[0];
+        let first = *config
+            .parents
+            .first()
+            .expect("the schema asks for two or more parents");
         let spec = host.model_spec(first)?;
         let layers = spec
             .get("layers")

@@ -3,25 +3,31 @@
 //! search in a few dozen lines, with the SDK doing evaluation, fitness, bookkeeping and
 //! snapshots.
 
-use coevo_sdk::serde_json::{Value, json};
+use coevo_sdk::serde_json::{Map, Value, json};
 use coevo_sdk::{Host, ModelId, Noise, PluginError, Search, Searching, TrainSpec};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The config, validated by the host against [`RandomSearch::schema`].
-#[derive(Debug, Deserialize)]
+/// A (1+λ) random search: the starting model and the perturbations.
+// The host validates configs against the JSON Schema derived from this struct: its defaults,
+// bounds and doc comments are the schema's.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The architecture: a model spec or `{"preset": name}`.
     #[serde(default = "default_model")]
+    #[schemars(with = "Map<String, Value>")]
     pub model: Value,
     /// Perturbations per generation (λ).
     #[serde(default = "default_population")]
+    #[schemars(range(min = 1, max = 10000))]
     pub population: usize,
     /// Generations.
     #[serde(default = "default_generations")]
     pub generations: usize,
     /// Standard deviation of the perturbations.
     #[serde(default = "default_sigma")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub sigma: f64,
     /// Training of the starting model before the search (none when absent).
     #[serde(default)]
@@ -56,20 +62,6 @@ impl Search for RandomSearch {
     const NAME: &'static str = "random-search";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
     const DESCRIPTION: &'static str = "(1+λ) random search over Gaussian weight perturbations";
-
-    fn schema() -> Value {
-        json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "model": { "type": "object", "description": "model spec or {\"preset\": name}" },
-                "population": { "type": "integer", "minimum": 1, "maximum": 10000, "default": 8 },
-                "generations": { "type": "integer", "minimum": 0, "default": 10 },
-                "sigma": { "type": "number", "exclusiveMinimum": 0, "default": 0.01 },
-                "pretrain": { "type": "object", "description": "a training spec for the starting model" }
-            }
-        })
-    }
 
     fn create(config: Config, host: &Host) -> Result<Self, PluginError> {
         let current =

@@ -167,6 +167,28 @@ fn a_runaway_hook_is_stopped_with_its_name_and_line() {
 }
 
 #[test]
+fn a_hook_result_that_does_not_fit_the_plugins_schema_is_refused_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("word.rhai");
+    write(&script, &search_script("\"high\""));
+    let err = run(
+        options(&script, &dir.path().join("run")),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap_err();
+    let ExperimentError::Script { message, .. } = err else {
+        panic!("expected a script error")
+    };
+    // The plugin says `fitness` returns an f64; the schema derived from it is the check.
+    assert!(
+        message.contains("hook `fitness` at")
+            && message.contains("word.rhai:3")
+            && message.contains("result: expected number, found the string \"high\""),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_script_cannot_read_outside_its_roots() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("escape.rhai");
