@@ -53,6 +53,18 @@ pub struct Noise {
     pub seed: u64,
 }
 
+impl Noise {
+    /// Noise of standard deviation `sigma` on every parameter, drawn from `seed`.
+    pub fn gaussian(sigma: f64, seed: u64) -> Self {
+        Self {
+            sigma,
+            probability: 1.0,
+            per_tensor: false,
+            seed,
+        }
+    }
+}
+
 /// The services of the host, for the duration of a plugin instance.
 ///
 /// Calls go through the C ABI; JSON crosses as strings and bulk numbers as slices. The handle

@@ -1,60 +1,42 @@
-//! A (1+λ) random search: each generation perturbs the current model λ times and keeps the
-//! best perturbation if it beats the current one. It is coevo's template plugin: an ask/tell
-//! search in a few dozen lines, with the SDK doing evaluation, fitness, bookkeeping and
-//! snapshots.
+//! A (1+λ) random search: coevo's template plugin, an ask/tell search; the SDK does the rest.
 
-use coevo_sdk::serde_json::{Map, Value, json};
-use coevo_sdk::{Host, ModelId, Noise, PluginError, Search, Searching, TrainSpec};
+use coevo_sdk::serde_json::{Map, Value};
+use coevo_sdk::{Host, ModelId, Noise, PluginError, Search, Searching};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A (1+λ) random search: the starting model and the perturbations.
-// The host validates configs against the JSON Schema derived from this struct: its defaults,
-// bounds and doc comments are the schema's.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// Each generation perturbs the current model λ times and keeps the best if it is better.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The architecture: a model spec or `{"preset": name}`.
-    #[serde(default = "default_model")]
-    #[schemars(with = "Map<String, Value>")]
-    pub model: Value,
+    pub model: Map<String, Value>,
     /// Perturbations per generation (λ).
-    #[serde(default = "default_population")]
     #[schemars(range(min = 1, max = 10000))]
     pub population: usize,
     /// Generations.
-    #[serde(default = "default_generations")]
     pub generations: usize,
     /// Standard deviation of the perturbations.
-    #[serde(default = "default_sigma")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub sigma: f64,
-    /// Training of the starting model before the search (none when absent).
-    #[serde(default)]
-    pub pretrain: Option<TrainSpec>,
 }
 
-fn default_model() -> Value {
-    json!({ "preset": "mlp" })
-}
-fn default_population() -> usize {
-    8
-}
-fn default_generations() -> usize {
-    10
-}
-fn default_sigma() -> f64 {
-    0.01
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            model: Map::from_iter([("preset".into(), "mlp".into())]),
+            population: 8,
+            generations: 10,
+            sigma: 0.01,
+        }
+    }
 }
 
-/// The search state: the current model and its fitness.
+/// The config, and the current model with its fitness (none before the first generation).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct RandomSearch {
-    population: usize,
-    generations: usize,
-    sigma: f64,
-    current: ModelId,
-    current_fitness: f64,
+    config: Config,
+    current: (ModelId, Option<f64>),
 }
 
 impl Search for RandomSearch {
@@ -64,63 +46,34 @@ impl Search for RandomSearch {
     const DESCRIPTION: &'static str = "(1+λ) random search over Gaussian weight perturbations";
 
     fn create(config: Config, host: &Host) -> Result<Self, PluginError> {
-        let current =
-            host.create_model(&config.model, host.derive_seed("random-search/init", 0))?;
-        if let Some(spec) = &config.pretrain {
-            host.train(&[current], spec, None)?;
-        }
-        Ok(Self {
-            population: config.population,
-            generations: config.generations,
-            sigma: config.sigma,
-            current,
-            current_fitness: f64::NEG_INFINITY,
-        })
+        let seed = host.derive_seed("random-search/init", 0);
+        let current = (host.create_model(&config.model.clone().into(), seed)?, None);
+        Ok(Self { config, current })
     }
 
     fn generations(&self) -> usize {
-        self.generations
+        self.config.generations
     }
 
     fn ask(&mut self, host: &Host, generation: usize) -> Result<Vec<ModelId>, PluginError> {
-        (0..self.population)
-            .map(|i| {
-                let candidate = host.clone_model(self.current)?;
-                let seed = host.derive_seed(
-                    "random-search/noise",
-                    (generation * self.population + i) as u64,
-                );
-                host.add_noise(
-                    candidate,
-                    Noise {
-                        sigma: self.sigma,
-                        probability: 1.0,
-                        per_tensor: false,
-                        seed,
-                    },
-                )?;
-                Ok(candidate)
-            })
-            .collect()
+        let (n, sigma) = (self.config.population, self.config.sigma);
+        let mut candidates = Vec::with_capacity(n);
+        for i in 0..n {
+            let seed = host.derive_seed("random-search/noise", (generation * n + i) as u64);
+            candidates.push(host.clone_model(self.current.0)?);
+            host.add_noise(candidates[i], Noise::gaussian(sigma, seed))?;
+        }
+        Ok(candidates)
     }
 
-    fn tell(
-        &mut self,
-        host: &Host,
-        candidates: &[ModelId],
-        fitness: &[f64],
-    ) -> Result<(), PluginError> {
-        let best = (0..candidates.len()).max_by(|&a, &b| fitness[a].total_cmp(&fitness[b]));
-        for (i, &candidate) in candidates.iter().enumerate() {
-            if Some(i) == best && fitness[i] > self.current_fitness {
-                host.free_model(self.current)?;
-                self.current = candidate;
-                self.current_fitness = fitness[i];
-            } else {
-                host.free_model(candidate)?;
-            }
+    fn tell(&mut self, host: &Host, ids: &[ModelId], fitness: &[f64]) -> Result<(), PluginError> {
+        let best = (0..ids.len()).max_by(|&a, &b| fitness[a].total_cmp(&fitness[b]));
+        if let Some(b) = best.filter(|&b| Some(fitness[b]) > self.current.1) {
+            host.free_model(std::mem::replace(&mut self.current, (ids[b], Some(fitness[b]))).0)?;
         }
-        Ok(())
+        ids.iter()
+            .filter(|&&id| id != self.current.0)
+            .try_for_each(|&id| Ok(host.free_model(id)?))
     }
 }
 
