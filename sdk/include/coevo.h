@@ -49,7 +49,8 @@ extern "C" {
 
 /**
  * Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
- * version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`.
+ * version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`, and
+ * a hook's description (JSON) gained `returns_schema`, which older hosts ignore.
  */
 #define COEVO_ABI_MINOR 2
 

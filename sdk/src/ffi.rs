@@ -23,7 +23,8 @@ use std::ffi::{c_char, c_void};
 /// Major version: a host loads only plugins of its own major.
 pub const ABI_MAJOR: u32 = 1;
 /// Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
-/// version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`.
+/// version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`, and
+/// a hook's description (JSON) gained `returns_schema`, which older hosts ignore.
 pub const ABI_MINOR: u32 = 2;
 /// The symbol every plugin exports, of type [`EntryFn`]. cbindgen cannot write a string
 /// constant, so `cbindgen.toml` writes `COEVO_ENTRY_SYMBOL`, and the header test checks it.
