@@ -50,9 +50,10 @@ extern "C" {
 /**
  * Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
  * version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`, and
- * a hook's description (JSON) gained `returns_schema`, which older hosts ignore.
+ * a hook's description (JSON) gained `returns_schema`, which older hosts ignore; 1.3 appended
+ * `evaluate_samples` and `train_samples`, and a train report gained `samples`.
  */
-#define COEVO_ABI_MINOR 2
+#define COEVO_ABI_MINOR 3
 
 /**
  * Blend coefficients: one per model.
@@ -279,6 +280,36 @@ typedef struct coevo_host {
                                     coevo_model from,
                                     coevo_model to,
                                     uint64_t *out);
+    /**
+     * Since 1.3. Each sample's loss and, for class labels, whether it was predicted right
+     * (1) or not (0), of `model` on the split and subset a JSON evaluation spec names, in one
+     * pass: what a selection rule scores any number of subsets from. `losses` and `correct`
+     * hold `len` values each, the samples evaluated in order; `correct` is null for
+     * real-valued targets (or when not wanted).
+     */
+    coevo_status (*evaluate_samples)(coevo_host_context *ctx,
+                                     coevo_model model,
+                                     const char *spec_json,
+                                     float *losses,
+                                     uint8_t *correct,
+                                     size_t len);
+    /**
+     * Since 1.3. `train`, also writing what the last epoch's training pass itself measured
+     * of each position of `subset` (of every training sample when null): its loss (NaN
+     * where no step trained it) and whether its predicted class was its label. `losses` and
+     * `correct` hold `len = count x positions` values, model-major; `correct` is null for
+     * real-valued targets (or when not wanted).
+     */
+    coevo_status (*train_samples)(coevo_host_context *ctx,
+                                  const coevo_model *models,
+                                  size_t count,
+                                  const char *spec_json,
+                                  const uint32_t *subset,
+                                  size_t subset_len,
+                                  float *losses,
+                                  uint8_t *correct,
+                                  size_t len,
+                                  char **out_json);
 } coevo_host;
 
 /**

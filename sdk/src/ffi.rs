@@ -24,8 +24,9 @@ use std::ffi::{c_char, c_void};
 pub const ABI_MAJOR: u32 = 1;
 /// Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
 /// version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`, and
-/// a hook's description (JSON) gained `returns_schema`, which older hosts ignore.
-pub const ABI_MINOR: u32 = 2;
+/// a hook's description (JSON) gained `returns_schema`, which older hosts ignore; 1.3 appended
+/// `evaluate_samples` and `train_samples`, and a train report gained `samples`.
+pub const ABI_MINOR: u32 = 3;
 /// The symbol every plugin exports, of type [`EntryFn`]. cbindgen cannot write a string
 /// constant, so `cbindgen.toml` writes `COEVO_ENTRY_SYMBOL`, and the header test checks it.
 pub const ENTRY_SYMBOL: &str = "coevo_plugin_entry";
@@ -232,6 +233,40 @@ pub struct HostTable {
             out: *mut u64,
         ) -> Status,
     >,
+    /// Since 1.3. Each sample's loss and, for class labels, whether it was predicted right
+    /// (1) or not (0), of `model` on the split and subset a JSON evaluation spec names, in one
+    /// pass: what a selection rule scores any number of subsets from. `losses` and `correct`
+    /// hold `len` values each, the samples evaluated in order; `correct` is null for
+    /// real-valued targets (or when not wanted).
+    pub evaluate_samples: Option<
+        unsafe extern "C" fn(
+            ctx: *mut HostContext,
+            model: ModelId,
+            spec_json: *const c_char,
+            losses: *mut f32,
+            correct: *mut u8,
+            len: usize,
+        ) -> Status,
+    >,
+    /// Since 1.3. `train`, also writing what the last epoch's training pass itself measured
+    /// of each position of `subset` (of every training sample when null): its loss (NaN
+    /// where no step trained it) and whether its predicted class was its label. `losses` and
+    /// `correct` hold `len = count x positions` values, model-major; `correct` is null for
+    /// real-valued targets (or when not wanted).
+    pub train_samples: Option<
+        unsafe extern "C" fn(
+            ctx: *mut HostContext,
+            models: *const ModelId,
+            count: usize,
+            spec_json: *const c_char,
+            subset: *const u32,
+            subset_len: usize,
+            losses: *mut f32,
+            correct: *mut u8,
+            len: usize,
+            out_json: *mut *mut c_char,
+        ) -> Status,
+    >,
 }
 
 /// cbindgen:ignore
@@ -242,6 +277,8 @@ impl HostTable {
     pub const V1_1_SIZE: u32 = table_size(23);
     /// Bytes of a 1.2 table: 1.1 and `params_transfer`.
     pub const V1_2_SIZE: u32 = table_size(24);
+    /// Bytes of a 1.3 table: 1.2, `evaluate_samples` and `train_samples`.
+    pub const V1_3_SIZE: u32 = table_size(26);
 }
 
 /// Opaque plugin state.
@@ -359,8 +396,12 @@ mod tests {
             HostTable::V1_2_SIZE as usize,
             offset_of!(HostTable, params_transfer) + size_of::<AnyFn>()
         );
-        // Nothing appended since 1.2: today's table is the 1.2 table.
-        assert_eq!(size_of::<HostTable>(), HostTable::V1_2_SIZE as usize);
+        assert_eq!(
+            HostTable::V1_3_SIZE as usize,
+            offset_of!(HostTable, train_samples) + size_of::<AnyFn>()
+        );
+        // Nothing appended since 1.3: today's table is the 1.3 table.
+        assert_eq!(size_of::<HostTable>(), HostTable::V1_3_SIZE as usize);
     }
 
     #[test]
@@ -382,6 +423,7 @@ mod tests {
         assert_eq!(HostTable::V1_0_SIZE, 192);
         assert_eq!(HostTable::V1_1_SIZE, 200);
         assert_eq!(HostTable::V1_2_SIZE, 208);
+        assert_eq!(HostTable::V1_3_SIZE, 224);
         assert_eq!(PluginDescriptor::V1_0_SIZE, 104);
         assert_eq!(PluginDescriptor::V1_1_SIZE, 104);
     }

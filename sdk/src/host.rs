@@ -7,8 +7,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::ffi::{self, HostTable, ModelId, Status};
-use crate::metrics::{DatasetInfo, EvalSpec, Evaluation, TrainReport};
+use crate::metrics::{DatasetInfo, EvalSpec, Evaluation, Split, Task, TrainReport};
 use crate::prefix;
+use crate::samples::SampleResults;
 use crate::training::TrainSpec;
 
 /// A host call that failed: its status and the host's explanation.
@@ -427,6 +428,89 @@ impl Host {
         self.take_json(out)
     }
 
+    /// Each sample's loss and correctness for `model` on the split and subset of `spec`, in
+    /// one pass. Needs a host of ABI 1.3 or later; an older one answers
+    /// [`ffi::STATUS_UNSUPPORTED`].
+    pub fn sample_results(
+        &self,
+        model: ModelId,
+        spec: &EvalSpec,
+    ) -> Result<SampleResults, HostError> {
+        let Some(evaluate_samples) = self.raw().evaluate_samples else {
+            return Err(unsupported_before_1_3("measure samples"));
+        };
+        let info = self.dataset_info()?;
+        let len = match (&spec.subset, spec.split) {
+            (Some(subset), _) => subset.len(),
+            (None, Split::Train) => info.train,
+            // Without a holdout the host validates on the training samples.
+            (None, Split::Validation) if info.validation == 0 => info.train,
+            (None, Split::Validation) => info.validation,
+        };
+        let (mut loss, mut correct) = buffers(len, info.task);
+        let json = c_string(&serde_json::to_string(spec).expect("an eval spec serialises"));
+        let ctx = self.raw().ctx;
+        // SAFETY: buffers of `len` values (or null), a valid C string.
+        self.check(unsafe {
+            evaluate_samples(
+                ctx,
+                model,
+                json.as_ptr(),
+                loss.as_mut_ptr(),
+                correct_ptr(&mut correct),
+                len,
+            )
+        })?;
+        Ok(SampleResults::from_buffers(loss, &correct))
+    }
+
+    /// As [`Host::train`], also returning, per model, what the last epoch's training pass
+    /// measured of each position of `subset` (of every training sample when `None`): no
+    /// forward pass besides training's own. Needs a host of ABI 1.3 or later.
+    pub fn train_recording(
+        &self,
+        models: &[ModelId],
+        spec: &TrainSpec,
+        subset: Option<&[u32]>,
+    ) -> Result<(TrainReport, Vec<SampleResults>), HostError> {
+        let Some(train_samples) = self.raw().train_samples else {
+            return Err(unsupported_before_1_3("record training samples"));
+        };
+        let info = self.dataset_info()?;
+        let positions = subset.map_or(info.train, <[u32]>::len);
+        let len = positions * models.len();
+        let (mut loss, mut correct) = buffers(len, info.task);
+        let json = c_string(&serde_json::to_string(spec).expect("a train spec serialises"));
+        let (ptr, subset_len) = subset.map_or((std::ptr::null(), 0), |s| (s.as_ptr(), s.len()));
+        let ctx = self.raw().ctx;
+        let mut out = std::ptr::null_mut();
+        // SAFETY: pointers and lengths of live slices, buffers of `len` values (or null), a
+        // valid C string and out-pointer.
+        self.check(unsafe {
+            train_samples(
+                ctx,
+                models.as_ptr(),
+                models.len(),
+                json.as_ptr(),
+                ptr,
+                subset_len,
+                loss.as_mut_ptr(),
+                correct_ptr(&mut correct),
+                len,
+                &mut out,
+            )
+        })?;
+        let report = self.take_json(out)?;
+        let per_model = (0..models.len())
+            .map(|m| {
+                let rows = m * positions..(m + 1) * positions;
+                let hits = correct.get(rows.clone()).unwrap_or(&[]);
+                SampleResults::from_buffers(loss[rows].to_vec(), hits)
+            })
+            .collect();
+        Ok((report, per_model))
+    }
+
     /// Calls the script's hook `name`; `None` when the script defines none (use the default).
     pub fn call_hook(&self, name: &str, args: &Value) -> Result<Option<Value>, HostError> {
         let t = self.raw();
@@ -440,6 +524,30 @@ impl Host {
         self.check(status)?;
         self.take_json(out).map(Some)
     }
+}
+
+/// Loss and (for class labels) correctness buffers of `len` values.
+fn buffers(len: usize, task: Task) -> (Vec<f32>, Vec<u8>) {
+    let correct = match task {
+        Task::Classification { .. } => vec![0u8; len],
+        Task::Regression => Vec::new(),
+    };
+    (vec![f32::NAN; len], correct)
+}
+
+/// The correctness buffer's pointer: null when there is none to fill.
+fn correct_ptr(correct: &mut [u8]) -> *mut u8 {
+    match correct.is_empty() {
+        true => std::ptr::null_mut(),
+        false => correct.as_mut_ptr(),
+    }
+}
+
+fn unsupported_before_1_3(what: &str) -> HostError {
+    error(
+        ffi::STATUS_UNSUPPORTED,
+        &format!("this host predates ABI 1.3 and cannot {what}"),
+    )
 }
 
 fn error(status: Status, message: &str) -> HostError {

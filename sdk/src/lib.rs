@@ -19,9 +19,11 @@ pub mod client;
 pub mod export;
 pub mod ffi;
 pub mod fixture;
+pub mod genetic;
 pub mod host;
 pub mod metrics;
 pub mod prefix;
+pub mod samples;
 pub mod schema;
 pub mod search;
 pub mod testing;
@@ -33,6 +35,7 @@ pub use host::{Coefficients, Host, HostError, Noise};
 pub use metrics::{
     Combination, DatasetInfo, Diagnostics, EvalSpec, Evaluation, Metrics, Split, Task, TrainReport,
 };
+pub use samples::{SampleResults, SubsetStats};
 pub use search::{Best, Search, Searching};
 pub use training::{Augment, Distillation, LossKind, OptimizerConfig, Schedule, TrainSpec};
 

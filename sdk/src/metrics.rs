@@ -190,6 +190,10 @@ pub struct TrainReport {
     /// The learning rate at the call's last step (absent from hosts before ABI 1.2).
     #[serde(default)]
     pub lr: f64,
+    /// Samples back-propagated over all the call's epochs, a repeated index once per repeat
+    /// (absent from hosts before ABI 1.3).
+    #[serde(default)]
+    pub samples: u64,
 }
 
 #[cfg(test)]

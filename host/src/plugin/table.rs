@@ -73,6 +73,8 @@ impl PluginHost {
             call_hook,
             model_align: Some(model_align),
             params_transfer: Some(params_transfer),
+            evaluate_samples: Some(evaluate_samples),
+            train_samples: Some(train_samples),
         });
         Self { cell, table }
     }
@@ -403,14 +405,85 @@ unsafe extern "C" fn train(
     serve(ctx, |c| {
         let ids = slice(models, count, "models")?.to_vec();
         let spec: TrainSpec = json(spec, "train spec")?;
-        let subset: Option<Vec<usize>> = (subset_len > 0)
-            .then(|| {
-                slice(subset, subset_len, "subset").map(|s| s.iter().map(|&i| i as usize).collect())
-            })
-            .transpose()?;
+        let subset = train_subset(subset, subset_len)?;
         let report = c.state.borrow_mut().train(&ids, spec, subset)?;
         put_json(out, &report)
     })
+}
+
+fn train_subset(subset: *const u32, len: usize) -> Result<Option<Vec<usize>>, ServiceError> {
+    (len > 0)
+        .then(|| slice(subset, len, "subset").map(|s| s.iter().map(|&i| i as usize).collect()))
+        .transpose()
+}
+
+#[allow(clippy::too_many_arguments)] // the ABI's signature
+unsafe extern "C" fn train_samples(
+    ctx: *mut HostContext,
+    models: *const ModelId,
+    count: usize,
+    spec: *const c_char,
+    subset: *const u32,
+    subset_len: usize,
+    losses: *mut f32,
+    correct: *mut u8,
+    len: usize,
+    out: *mut *mut c_char,
+) -> Status {
+    serve(ctx, |c| {
+        let ids = slice(models, count, "models")?.to_vec();
+        let spec: TrainSpec = json(spec, "train spec")?;
+        let subset = train_subset(subset, subset_len)?;
+        let (report, record) = c.state.borrow_mut().train_recording(&ids, spec, subset)?;
+        write_samples(&record.loss, &record.correct, losses, correct, len)?;
+        put_json(out, &report)
+    })
+}
+
+unsafe extern "C" fn evaluate_samples(
+    ctx: *mut HostContext,
+    model: ModelId,
+    spec: *const c_char,
+    losses: *mut f32,
+    correct: *mut u8,
+    len: usize,
+) -> Status {
+    serve(ctx, |c| {
+        let spec: EvalSpec = json(spec, "eval spec")?;
+        let evaluation = c.state.borrow().evaluate_samples(&[model], &spec)?;
+        let loss = first_row(evaluation.per_sample_loss);
+        let hits = first_row(evaluation.per_sample_correct);
+        write_samples(&loss, &hits, losses, correct, len)
+    })
+}
+
+/// The first model's row of per-sample values (empty when none were measured).
+fn first_row<T>(rows: Option<Vec<Vec<T>>>) -> Vec<T> {
+    rows.and_then(|r| r.into_iter().next()).unwrap_or_default()
+}
+
+/// Writes per-sample losses and correctness into a plugin's buffers of `len` values each;
+/// `correct` is null when not wanted, and must be for real-valued targets (none measured).
+fn write_samples(
+    loss: &[f32],
+    hits: &[u8],
+    losses: *mut f32,
+    correct: *mut u8,
+    len: usize,
+) -> Result<(), ServiceError> {
+    if losses.is_null() {
+        return Err(invalid("losses is null"));
+    }
+    copy_into(loss, losses, len, "losses")?;
+    if !correct.is_null() {
+        if hits.is_empty() && !loss.is_empty() {
+            return Err(invalid(
+                "correct: real-valued targets have no right or wrong; pass null",
+            ));
+        }
+        copy_into(hits, correct, len, "correct")?;
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)] // the ABI's signature
@@ -445,14 +518,19 @@ unsafe extern "C" fn evaluate(
     })
 }
 
-fn copy_into(values: &[f32], out: *mut f32, len: usize, what: &str) -> Result<(), ServiceError> {
+fn copy_into<T: Copy>(
+    values: &[T],
+    out: *mut T,
+    len: usize,
+    what: &str,
+) -> Result<(), ServiceError> {
     if values.len() != len {
         return Err(invalid(format!(
-            "{what}: a buffer of {len} floats for {} values",
+            "{what}: a buffer of {len} values for {} samples",
             values.len()
         )));
     }
-    // SAFETY: the plugin's buffer holds `len` floats, equal to the values' length.
+    // SAFETY: the plugin's buffer holds `len` values, equal to the values' length.
     unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, len) };
     Ok(())
 }

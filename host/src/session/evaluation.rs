@@ -22,6 +22,40 @@ impl Session {
         per_sample: bool,
         probabilities: bool,
     ) -> Result<Evaluation> {
+        self.evaluate_on_split(
+            ids,
+            spec,
+            EvalOptions {
+                per_sample_loss: per_sample,
+                probabilities,
+                ..EvalOptions::default()
+            },
+        )
+    }
+
+    /// Each sample's loss and, for classes, whether it was predicted right, per model, in one
+    /// pass over the split (or `spec`'s subset of it): the values a selection rule scores
+    /// subsets of the data from, however many subsets it scores.
+    pub fn evaluate_samples(&self, ids: &[ModelId], spec: &EvalSpec) -> Result<Evaluation> {
+        let classification = matches!(self.data()?.task, coevo_sdk::Task::Classification { .. });
+        self.evaluate_on_split(
+            ids,
+            spec,
+            EvalOptions {
+                per_sample_loss: true,
+                per_sample_correct: classification,
+                ..EvalOptions::default()
+            },
+        )
+    }
+
+    /// Evaluates `ids` on `spec`'s split and subset, returning what `extra` asks besides.
+    fn evaluate_on_split(
+        &self,
+        ids: &[ModelId],
+        spec: &EvalSpec,
+        extra: EvalOptions,
+    ) -> Result<Evaluation> {
         let data = self.data()?;
         let split = match spec.split {
             Split::Train => &data.train,
@@ -38,12 +72,11 @@ impl Session {
             )));
         }
         let options = EvalOptions {
-            per_sample_loss: per_sample,
-            probabilities,
             combination: spec.combination,
             subset,
             diagnostics: spec.diagnostics,
             batch_size: eval_batch_size(&self.device),
+            ..extra
         };
         self.score(ids, split, options)
     }

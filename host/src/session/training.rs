@@ -11,7 +11,7 @@ use coevo_sdk::{TrainReport, TrainSpec};
 use super::ServiceError;
 use super::state::{Result, Session};
 use crate::model::Model;
-use crate::train::{EpochReport, Progress, TrainError, Trainer, TrainerState};
+use crate::train::{EpochReport, Progress, SampleRecord, TrainError, Trainer, TrainerState};
 
 /// Whether a training call starts or carries on one a checkpoint interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub struct TrainingRun {
     subset: Option<Vec<usize>>,
     /// The trainer's step count when the call began, so the report counts this call's steps.
     first_step: u64,
+    /// Samples back-propagated by the epochs this process ran of the call.
+    samples: u64,
     last: Option<EpochReport>,
 }
 
@@ -51,9 +53,22 @@ impl TrainingRun {
         self.subset.as_ref().map_or(train_len, Vec::len)
     }
 
+    /// Keep each trained sample's loss and correctness from the training pass (see
+    /// [`TrainingRun::take_record`]).
+    pub fn record_samples(&mut self) {
+        self.trainer.record_samples(true);
+    }
+
+    /// What the last epoch recorded, by position in the call's subset (see
+    /// [`SampleRecord`]), when [`TrainingRun::record_samples`] asked for it.
+    pub fn take_record(&mut self) -> Option<SampleRecord> {
+        self.trainer.take_record()
+    }
+
     /// What the call did so far.
     pub fn report(&self) -> TrainReport {
         TrainReport {
+            samples: self.samples,
             steps: self.trainer.state().step - self.first_step,
             train_loss: self
                 .last
@@ -124,6 +139,7 @@ impl Session {
             trainer,
             subset,
             first_step,
+            samples: 0,
             last: None,
         })
     }
@@ -157,6 +173,7 @@ impl Session {
             self.insert_model_as(id, member);
         }
         self.optimizers.insert(run.ids.clone(), run.trainer.state());
+        run.samples += report.samples as u64;
         run.last = Some(report.clone());
         Ok(report)
     }
@@ -170,12 +187,35 @@ impl Session {
         subset: Option<Vec<usize>>,
     ) -> Result<TrainReport> {
         let mut run = self.start_training(ids, spec, subset, Continue::NewCall)?;
+        self.run_to_end(&mut run)?;
+        Ok(run.report())
+    }
+
+    /// [`Session::train`], also returning each trained position's loss and correctness of
+    /// the last epoch's training pass: what a selection rule needs without another forward
+    /// pass.
+    pub fn train_recording(
+        &mut self,
+        ids: &[ModelId],
+        spec: TrainSpec,
+        subset: Option<Vec<usize>>,
+    ) -> Result<(TrainReport, SampleRecord)> {
+        let mut run = self.start_training(ids, spec, subset, Continue::NewCall)?;
+        run.record_samples();
+        self.run_to_end(&mut run)?;
+        let record = run
+            .take_record()
+            .ok_or_else(|| ServiceError::invalid("training ran no epoch to record"))?;
+        Ok((run.report(), record))
+    }
+
+    fn run_to_end(&mut self, run: &mut TrainingRun) -> Result<()> {
         while !run.finished() {
             if self.is_cancelled() {
                 return Err(ServiceError::cancelled());
             }
-            self.train_epoch(&mut run, &mut |_| {})?;
+            self.train_epoch(run, &mut |_| {})?;
         }
-        Ok(run.report())
+        Ok(())
     }
 }

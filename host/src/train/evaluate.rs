@@ -23,6 +23,9 @@ pub struct EvalOptions {
     pub batch_size: usize,
     /// Return every sample's loss per member.
     pub per_sample_loss: bool,
+    /// Return, per member, whether each sample's predicted class was its label
+    /// (classification).
+    pub per_sample_correct: bool,
     /// Return predicted class probabilities per member.
     pub probabilities: bool,
     /// How the ensemble combines its members.
@@ -38,6 +41,7 @@ impl Default for EvalOptions {
         Self {
             batch_size: 1000,
             per_sample_loss: false,
+            per_sample_correct: false,
             probabilities: false,
             combination: Combination::Mean,
             subset: None,
@@ -56,6 +60,9 @@ pub struct Evaluation {
     /// `[member][sample]` losses, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_sample_loss: Option<Vec<Vec<f32>>>,
+    /// `[member][sample]`: 1 where the predicted class was the label, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_sample_correct: Option<Vec<Vec<u8>>>,
     /// `[member][sample][class]` probabilities flattened, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probabilities: Option<Vec<f32>>,
@@ -71,6 +78,7 @@ impl Evaluation {
                 diagnostics: None,
             },
             per_sample_loss: None,
+            per_sample_correct: None,
             probabilities: None,
         }
     }
@@ -296,7 +304,19 @@ fn classify(
         options.combination,
         [m, n, k],
     );
+    let correct = options.per_sample_correct.then(|| {
+        predicted
+            .chunks(n.max(1))
+            .map(|p| {
+                p.iter()
+                    .zip(labels)
+                    .map(|(p, l)| u8::from(p == l))
+                    .collect()
+            })
+            .collect()
+    });
     Evaluation {
+        per_sample_correct: correct,
         // Diagnostics read them too; `evaluate` drops them again unless they were asked for.
         probabilities: (options.probabilities || options.diagnostics)
             .then(|| to_f32(probs.reshape([m * n * k]))),

@@ -7,6 +7,7 @@ mod evaluate;
 mod looped;
 pub mod loss;
 mod optimizer;
+mod samples;
 mod trainer;
 
 pub use coevo_sdk::{Metrics, OptimizerConfig, Schedule, TrainSpec};
@@ -16,4 +17,5 @@ pub use evaluate::{
 pub use looped::LoopedTrainer;
 pub use loss::{LossKind, LossMismatch, default_loss, loss_fits};
 pub use optimizer::{Optimizer, OptimizerState};
+pub use samples::SampleRecord;
 pub use trainer::{EpochReport, Progress, TrainError, Trainer, TrainerState};

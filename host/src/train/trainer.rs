@@ -1,6 +1,6 @@
 //! The training loop: batches by index on the device, one optimiser step each.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
@@ -8,11 +8,13 @@ use super::coupling;
 use super::defaults;
 use super::loss::{self, LossKind, LossMismatch};
 use super::optimizer::{Optimizer, OptimizerState};
+use super::samples::SampleRecord;
 use coevo_sdk::{OptimizerConfig, TrainSpec};
 
-use crate::data::{DeviceSplit, Task, augment_batch};
+use crate::data::{DeviceSplit, DeviceTargets, Task, augment_batch};
 use crate::model::{Mode, Model};
 use crate::seed;
+use crate::tensors::{to_f32, to_i64};
 
 /// Why training stopped or could not start.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -67,6 +69,9 @@ pub struct EpochReport {
     pub epoch: usize,
     /// Steps taken.
     pub steps: usize,
+    /// Samples back-propagated (a repeated index once per repeat; a dropped batch of one not).
+    #[serde(default)]
+    pub samples: usize,
     /// Mean training loss per member over the epoch's batches.
     pub train_loss: Vec<f64>,
     /// Learning rate at the epoch's last step.
@@ -97,7 +102,15 @@ pub struct Trainer {
     optimizer: Optimizer,
     epoch: usize,
     step: u64,
+    /// Keep each sample's loss and correctness from the training pass.
+    record_samples: bool,
+    /// What the last epoch recorded, when asked.
+    record: Option<SampleRecord>,
 }
+
+/// One step's per-sample losses `[M, B]` and predicted classes `[M, B]` (classification),
+/// still on the device.
+type StepSamples = (Tensor<2>, Option<Tensor<2, Int>>);
 
 /// Steps between reads of the loss from the device: reading syncs the device, so losses are
 /// gathered there and checked for NaN a window at a time.
@@ -150,7 +163,20 @@ impl Trainer {
             config,
             epoch: 0,
             step: 0,
+            record_samples: false,
+            record: None,
         })
+    }
+
+    /// Keep, from now on, each trained sample's loss and correctness of the training pass
+    /// itself (in training mode, before the step's update), for [`Trainer::take_record`].
+    pub fn record_samples(&mut self, on: bool) {
+        self.record_samples = on;
+    }
+
+    /// What the last epoch recorded (see [`Trainer::record_samples`]).
+    pub fn take_record(&mut self) -> Option<SampleRecord> {
+        self.record.take()
     }
 
     /// The teacher that `distill` in the spec refers to; it is only evaluated, never trained.
@@ -227,8 +253,11 @@ impl Trainer {
         on_progress: &mut dyn FnMut(Progress),
     ) -> Result<EpochReport, TrainError> {
         let epoch = self.epoch + 1;
-        let mut order: Vec<usize> =
+        let samples: Vec<usize> =
             subset.map_or_else(|| (0..data.len()).collect(), <[usize]>::to_vec);
+        // Positions, not indices, are shuffled (the same permutation either way), so that a
+        // repeated index keeps a record of its own.
+        let mut order: Vec<usize> = (0..samples.len()).collect();
         // Seeded by the step count, which only grows, so that every epoch of every training
         // call on these models sees its own order.
         order.shuffle(&mut seed::rng(self.config.seed, "batch-order", self.step));
@@ -247,6 +276,11 @@ impl Trainer {
         let members = model.members();
         let mut sums = vec![0f64; members];
         let mut window: Vec<Tensor<1>> = Vec::with_capacity(CHECK_EVERY);
+        let classification = matches!(data.targets, DeviceTargets::Classes(_));
+        let mut record = self
+            .record_samples
+            .then(|| SampleRecord::unseen(members, samples.len(), classification));
+        let mut recorded: Vec<(&[usize], StepSamples)> = Vec::new();
         let mut last_good = (model.clone(), self.optimizer.clone(), self.step);
         let base_lr = self.optimizer_config.lr();
         let mut lr = base_lr;
@@ -258,7 +292,13 @@ impl Trainer {
                 .config
                 .schedule
                 .lr(base_lr, progress, steps_per_epoch, total);
-            window.push(self.train_step(model, data, batch, lr)?);
+            let indices: Vec<usize> = batch.iter().map(|&p| samples[p]).collect();
+            let (per_member, per_sample) =
+                self.step(model, data, &indices, lr, record.is_some())?;
+            window.push(per_member);
+            if let Some(per_sample) = per_sample {
+                recorded.push((batch, per_sample));
+            }
             let last = i + 1 == batches.len();
             if window.len() == CHECK_EVERY || last {
                 let losses = read_window(std::mem::take(&mut window));
@@ -280,6 +320,23 @@ impl Trainer {
                 for (k, value) in losses.iter().enumerate() {
                     sums[k % members] += f64::from(*value);
                 }
+                if let Some(record) = record.as_mut() {
+                    for (positions, (loss, predicted)) in recorded.drain(..) {
+                        let indices: Vec<usize> = positions.iter().map(|&p| samples[p]).collect();
+                        let predicted: Option<Vec<u32>> = predicted.map(|p| {
+                            to_i64(p.reshape([-1]))
+                                .into_iter()
+                                .map(|c| c as u32)
+                                .collect()
+                        });
+                        record.write(
+                            positions,
+                            &to_f32(loss.reshape([-1])),
+                            predicted.as_deref(),
+                            &data.host_targets.gather(&indices),
+                        );
+                    }
+                }
                 last_good = (model.clone(), self.optimizer.clone(), self.step);
                 let recent =
                     losses.iter().map(|&v| f64::from(v)).sum::<f64>() / losses.len().max(1) as f64;
@@ -292,10 +349,12 @@ impl Trainer {
             }
         }
         self.epoch = epoch;
+        self.record = record;
         let steps = batches.len();
         Ok(EpochReport {
             epoch,
             steps,
+            samples: batches.iter().map(|b| b.len()).sum(),
             train_loss: sums.iter().map(|s| s / steps.max(1) as f64).collect(),
             lr,
         })
@@ -310,6 +369,19 @@ impl Trainer {
         batch: &[usize],
         lr: f64,
     ) -> Result<Tensor<1>, TrainError> {
+        Ok(self.step(model, data, batch, lr, false)?.0)
+    }
+
+    /// [`Trainer::train_step`], also returning the batch's per-sample losses and predicted
+    /// classes when `record` is set.
+    fn step(
+        &mut self,
+        model: &mut Model,
+        data: &DeviceSplit,
+        batch: &[usize],
+        lr: f64,
+        record: bool,
+    ) -> Result<(Tensor<1>, Option<StepSamples>), TrainError> {
         let (x, y) = data.batch(batch);
         let mut rng = seed::rng(self.config.seed, "augment", self.step);
         let x = augment_batch(&self.config.augment, x, &data.sample_shape, &mut rng);
@@ -349,6 +421,19 @@ impl Trainer {
             self.loss,
             model.spec().target_scale,
         )?;
+        let samples = record.then(|| {
+            let predicted = matches!(y, DeviceTargets::Classes(_)).then(|| {
+                let [m, b, _] = forward.output.dims();
+                forward
+                    .output
+                    .clone()
+                    .detach()
+                    .without_autodiff()
+                    .argmax(2)
+                    .reshape([m, b])
+            });
+            (per_sample.clone().detach().without_autodiff(), predicted)
+        });
         if let Some(beta) = &self.config.coupling {
             let m = model.members();
             if beta.len() != m || beta.iter().any(|row| row.len() != m) {
@@ -374,12 +459,12 @@ impl Trainer {
         model.set_params(updated);
         model.update_buffers(forward.buffers);
         self.step += 1;
-        Ok(per_member.detach().without_autodiff())
+        Ok((per_member.detach().without_autodiff(), samples))
     }
 }
 
 fn read_window(window: Vec<Tensor<1>>) -> Vec<f32> {
-    crate::tensors::to_f32(Tensor::cat(window, 0))
+    to_f32(Tensor::cat(window, 0))
 }
 
 /// The first non-finite loss: (step offset in the window, member, value).

@@ -52,6 +52,13 @@ impl SampleModel {
         loss.max(0.0)
     }
 
+    /// Whether a sample with `loss` is predicted right: its label's probability, `exp(-loss)`,
+    /// is above each other class's share of the rest.
+    pub fn is_right(loss: f64, classes: usize) -> bool {
+        let right = (-loss).exp();
+        classes <= 1 || right > (1.0 - right) / (classes - 1) as f64
+    }
+
     /// The class probabilities of a sample with `loss` and label `index mod classes`.
     pub fn probabilities(loss: f64, index: usize, classes: usize) -> Vec<f32> {
         let classes = classes.max(1);

@@ -42,6 +42,8 @@ pub(super) fn host_table(state: &RefCell<State>) -> HostTable {
         call_hook,
         model_align: Some(model_align),
         params_transfer: Some(params_transfer),
+        evaluate_samples: Some(evaluate_samples),
+        train_samples: Some(train_samples),
     }
 }
 
@@ -466,6 +468,7 @@ unsafe extern "C" fn train(
         .collect();
     let batches = samples.len().div_ceil(call.spec.batch_size.max(1));
     let report = TrainReport {
+        samples: (call.spec.epochs * samples.len()) as u64,
         steps: (call.spec.epochs * batches) as u64,
         train_loss,
         lr: call.spec.optimizer.map_or(0.0, |o| o.lr()),
@@ -473,6 +476,125 @@ unsafe extern "C" fn train(
     st.trained.push(call);
     drop(st);
     write_json(out, &serde_json::to_value(report).expect("serialises"))
+}
+
+/// `train`, then each position's loss and correctness under the trained parameters (the
+/// mock's training pass is the call itself).
+#[allow(clippy::too_many_arguments)] // the ABI's signature
+unsafe extern "C" fn train_samples(
+    ctx: *mut HostContext,
+    models: *const ModelId,
+    count: usize,
+    spec: *const c_char,
+    subset_ptr: *const u32,
+    subset_len: usize,
+    losses: *mut f32,
+    correct: *mut u8,
+    len: usize,
+    out: *mut *mut c_char,
+) -> Status {
+    // SAFETY: the caller's arguments, passed on as they came.
+    let status = unsafe { train(ctx, models, count, spec, subset_ptr, subset_len, out) };
+    if status != ffi::STATUS_OK {
+        return status;
+    }
+    // SAFETY: pointer and length of the caller's slice, checked by `train`.
+    let ids = unsafe { std::slice::from_raw_parts(models, count) };
+    let st = state(ctx).borrow();
+    let samples: Vec<usize> = match subset(subset_ptr, subset_len) {
+        Some(s) => s.iter().map(|&i| i as usize).collect(),
+        None => (0..st.train_samples).collect(),
+    };
+    let (mut loss, mut hits) = (Vec::new(), Vec::new());
+    for id in ids {
+        let (l, c) = sample_values(&st, &st.models[id].params, Split::Train, &samples);
+        loss.extend(l);
+        hits.extend(c);
+    }
+    drop(st);
+    match write_samples(&loss, &hits, losses, correct, len) {
+        Ok(()) => ffi::STATUS_OK,
+        Err(e) => fail(ctx, ffi::STATUS_INVALID_ARGUMENT, e),
+    }
+}
+
+unsafe extern "C" fn evaluate_samples(
+    ctx: *mut HostContext,
+    model: ModelId,
+    spec: *const c_char,
+    losses: *mut f32,
+    correct: *mut u8,
+    len: usize,
+) -> Status {
+    let spec = match serde_json::from_str::<EvalSpec>(read_str(spec)) {
+        Ok(spec) => spec,
+        Err(e) => return fail(ctx, ffi::STATUS_INVALID_ARGUMENT, format!("eval spec: {e}")),
+    };
+    let mut st = state(ctx).borrow_mut();
+    st.calls += 1;
+    let split_len = match spec.split {
+        Split::Train => st.train_samples,
+        Split::Validation => st.validation_samples,
+    };
+    let samples: Vec<usize> = match &spec.subset {
+        Some(s) => match check_subset(s, split_len) {
+            Ok(()) => s.iter().map(|&i| i as usize).collect(),
+            Err(e) => {
+                drop(st);
+                return fail(ctx, ffi::STATUS_INVALID_ARGUMENT, e);
+            }
+        },
+        None => (0..split_len).collect(),
+    };
+    let Some(m) = st.models.get(&model) else {
+        drop(st);
+        return fail(ctx, ffi::STATUS_NOT_FOUND, format!("no model {model}"));
+    };
+    let (loss, hits) = sample_values(&st, &m.params, spec.split, &samples);
+    drop(st);
+    match write_samples(&loss, &hits, losses, correct, len) {
+        Ok(()) => ffi::STATUS_OK,
+        Err(e) => fail(ctx, ffi::STATUS_INVALID_ARGUMENT, e),
+    }
+}
+
+/// Each sample's loss and (for classes) whether its label's probability is the largest.
+fn sample_values(
+    st: &State,
+    params: &[f32],
+    split: Split,
+    samples: &[usize],
+) -> (Vec<f32>, Vec<u8>) {
+    let fitness = st.fitness(params);
+    let loss: Vec<f32> = samples
+        .iter()
+        .map(|&i| st.samples.loss(params, fitness, split, i) as f32)
+        .collect();
+    let hits = match st.task {
+        Task::Classification { classes } => loss
+            .iter()
+            .map(|&l| u8::from(SampleModel::is_right(f64::from(l), classes)))
+            .collect(),
+        Task::Regression => Vec::new(),
+    };
+    (loss, hits)
+}
+
+fn write_samples(
+    loss: &[f32],
+    hits: &[u8],
+    losses: *mut f32,
+    correct: *mut u8,
+    len: usize,
+) -> Result<(), String> {
+    if losses.is_null() {
+        return Err("losses is null".into());
+    }
+    fill(losses, len, loss, "losses")?;
+    if !correct.is_null() {
+        fill(correct, len, hits, "correct")?;
+    }
+    Ok(())
 }
 
 fn mean_loss(st: &State, params: &[f32], split: Split, samples: &[usize]) -> f64 {
@@ -484,15 +606,15 @@ fn mean_loss(st: &State, params: &[f32], split: Split, samples: &[usize]) -> f64
     total / samples.len().max(1) as f64
 }
 
-/// Copies `values` into the caller's buffer of `len` floats, which must fit them exactly.
-fn fill(out: *mut f32, len: usize, values: &[f32], what: &str) -> Result<(), String> {
+/// Copies `values` into the caller's buffer of `len` values, which must fit them exactly.
+fn fill<T: Copy>(out: *mut T, len: usize, values: &[T], what: &str) -> Result<(), String> {
     if values.len() != len {
         return Err(format!(
-            "{what}: a buffer of {len} floats for {} values",
+            "{what}: a buffer of {len} values for {} samples",
             values.len()
         ));
     }
-    // SAFETY: the caller's buffer holds `len` floats, equal to the values' length.
+    // SAFETY: the caller's buffer holds `len` values, equal to the values' length.
     unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), out, len) };
     Ok(())
 }
