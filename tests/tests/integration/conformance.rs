@@ -60,6 +60,7 @@ macro_rules! conformance {
 }
 
 conformance! {
+    cest_conforms: "cest",
     colearn_conforms: "colearn",
     mega_conforms: "mega",
     random_search_conforms: "random-search",

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod abi;
+mod cest;
 mod colearn;
 mod conformance;
 mod experiments;
