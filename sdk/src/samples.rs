@@ -51,6 +51,21 @@ impl SampleResults {
         self.loss.is_empty()
     }
 
+    /// Overwrites the samples `indices` with what a later pass measured of them, position by
+    /// position (`seen` as [`crate::Host::train_recording`] returns it); a position without a
+    /// loss (NaN) leaves its sample as it was.
+    pub fn update(&mut self, indices: &[u32], seen: &SampleResults) {
+        for (k, (&i, &loss)) in indices.iter().zip(&seen.loss).enumerate() {
+            let i = i as usize;
+            if loss.is_finite() && i < self.loss.len() {
+                self.loss[i] = loss;
+                if let (Some(slot), Some(&right)) = (self.correct.get_mut(i), seen.correct.get(k)) {
+                    *slot = right;
+                }
+            }
+        }
+    }
+
     /// The statistics of `subset` (indices into these results).
     ///
     /// # Errors
@@ -126,6 +141,15 @@ mod tests {
         // A sample without a loss counts for correctness, not for the mean loss.
         let s = results.stats(&[2, 3]).unwrap();
         assert_eq!((s.loss, s.accuracy, s.misses), (4.0, 0.5, 1));
+    }
+
+    #[test]
+    fn an_update_overwrites_what_was_measured_again() {
+        let mut table = SampleResults::from_buffers(vec![1.0, 1.0, 1.0], &[0, 0, 0]);
+        let seen = SampleResults::from_buffers(vec![0.5, f32::NAN, 0.25], &[1, 1, 0]);
+        table.update(&[2, 0, 1], &seen);
+        assert_eq!(table.loss, vec![1.0, 0.25, 0.5]);
+        assert_eq!(table.correct, vec![false, false, true]);
     }
 
     #[test]

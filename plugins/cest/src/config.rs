@@ -92,6 +92,12 @@ pub struct Config {
     #[serde(default = "default_generations")]
     #[schemars(range(min = 1))]
     pub generations: usize,
+    /// Epochs between the `indices` encoding's passes over all training samples; in between,
+    /// the values of the samples the predator trained on come from the training pass itself,
+    /// and the others keep their last measured values. 1: a pass every epoch.
+    #[serde(default = "default_refresh")]
+    #[schemars(range(min = 1))]
+    pub refresh_every: usize,
     /// Entrants per tournament (`indices`).
     #[serde(default = "default_tournament")]
     #[schemars(range(min = 1))]
@@ -172,6 +178,9 @@ fn default_population() -> usize {
 }
 fn default_generations() -> usize {
     5
+}
+fn default_refresh() -> usize {
+    1
 }
 fn default_tournament() -> usize {
     3

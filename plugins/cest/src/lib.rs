@@ -6,8 +6,9 @@
 //!
 //! Two encodings (`encoding`):
 //! - `indices`: a prey is a list of `fraction · N` sample indices. The host measures every
-//!   training sample's loss and correctness in one pass; the SDK scores the whole population
-//!   from those values (no forward pass per prey); `generations` generations of tournament
+//!   training sample's loss and correctness in one pass (every `refresh_every` epochs; in
+//!   between, the training pass updates the samples it trained); the SDK scores the whole
+//!   population from those values (no forward pass per prey); `generations` generations of tournament
 //!   selection, two-point crossover and resampling mutation follow; the predator trains on
 //!   the best prey.
 //! - `mask`: a prey is a bit mask over the N samples; the predator trains on the union of the
@@ -56,8 +57,12 @@ use prey::{Breeding, IndexPopulation, MaskPopulation};
 enum Prey {
     /// A baseline: none.
     None,
-    /// Index lists, made at the first selecting epoch.
-    Indices(Option<IndexPopulation>),
+    /// Index lists, made at the first selecting epoch, and the samples' last measured loss
+    /// and correctness.
+    Indices {
+        population: Option<IndexPopulation>,
+        latest: Option<SampleResults>,
+    },
     /// Masks, with each sample's smoothed miss rate and its last measured loss and
     /// correctness.
     Mask {
@@ -160,14 +165,22 @@ impl Cest {
 
     fn evolve_indices(&mut self, host: &Host) -> Result<Chosen, PluginError> {
         let len = self.subset_len(host)?;
-        let results = self.measure(host)?;
         let (n, breeding) = (self.samples, self.breeding());
-        let mut population = match std::mem::replace(&mut self.prey, Prey::Indices(None)) {
-            Prey::Indices(Some(mut p)) => {
+        let (population, latest) = match std::mem::replace(&mut self.prey, Prey::None) {
+            Prey::Indices { population, latest } => (population, latest),
+            _ => (None, None),
+        };
+        let selecting = self.epoch - self.config.warmup_epochs;
+        let results = match latest {
+            Some(latest) if selecting % self.config.refresh_every != 0 => latest,
+            _ => self.measure(host)?,
+        };
+        let mut population = match population {
+            Some(mut p) => {
                 p.resize(len, n, &mut self.rng);
                 p
             }
-            _ => IndexPopulation::random(self.config.population, len, n, &mut self.rng),
+            None => IndexPopulation::random(self.config.population, len, n, &mut self.rng),
         };
         let at = self.scoring(0);
         let score = |population: &IndexPopulation, generation| {
@@ -180,7 +193,10 @@ impl Cest {
         }
         let fitness = score(&population, self.config.generations)?;
         let subset = population.individuals[elites(&fitness, 1)[0]].clone();
-        self.prey = Prey::Indices(Some(population));
+        self.prey = Prey::Indices {
+            population: Some(population),
+            latest: Some(results),
+        };
         Ok(Chosen {
             subset,
             prey_fitness: Some(best_and_mean(&fitness)),
@@ -239,20 +255,24 @@ impl Cest {
         };
         let models = [self.predator];
         let mut forgotten = 0;
+        let refreshing = self.config.refresh_every > 1;
         let report = match &mut self.prey {
             Prey::Mask { population, latest } => {
                 let (report, mut measured) = host.train_recording(&models, &spec, Some(part))?;
                 let seen = measured.pop().unwrap_or_default();
                 population.observe(part, &seen.loss, &seen.correct, self.config.smoothing);
-                for ((&i, &l), &c) in part.iter().zip(&seen.loss).zip(&seen.correct) {
-                    if l.is_finite() {
-                        latest.loss[i as usize] = l;
-                        latest.correct[i as usize] = c;
-                    }
-                }
+                latest.update(part, &seen);
                 if let Some(threshold) = self.config.forget_threshold {
                     forgotten = population.forget(threshold);
                 }
+                report
+            }
+            Prey::Indices {
+                latest: Some(latest),
+                ..
+            } if refreshing => {
+                let (report, mut measured) = host.train_recording(&models, &spec, Some(part))?;
+                latest.update(part, &measured.pop().unwrap_or_default());
                 report
             }
             _ => host.train(&models, &spec, Some(part))?,
@@ -355,7 +375,10 @@ impl Algorithm for Cest {
         let samples = info.train;
         let mut rng = ChaCha8Rng::seed_from_u64(host.derive_seed(&label("selection"), 0));
         let prey = match (config.selection, config.encoding) {
-            (Selection::Cest, Encoding::Indices) => Prey::Indices(None),
+            (Selection::Cest, Encoding::Indices) => Prey::Indices {
+                population: None,
+                latest: None,
+            },
             (Selection::Cest, Encoding::Mask) => Prey::Mask {
                 // Unmeasured samples count as hard (f = 1) until a training pass reaches them.
                 population: MaskPopulation::random(
@@ -492,11 +515,15 @@ impl Algorithm for Cest {
                     && latest.len() == restored.samples
                     && population.masks.iter().all(|m| m.len() == restored.samples)
             }
+            Prey::Indices {
+                latest: Some(latest),
+                ..
+            } => latest.len() == restored.samples,
             _ => true,
         };
         if !fits {
             return Err(PluginError(format!(
-                "snapshot: the masks do not cover the {} training samples",
+                "snapshot: the prey's per-sample values do not cover the {} training samples",
                 restored.samples
             )));
         }

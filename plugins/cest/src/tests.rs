@@ -141,12 +141,21 @@ fn a_restored_mask_run_continues_identically() {
 }
 
 #[test]
-fn the_mask_encoding_needs_no_forward_pass_and_indices_one_per_epoch() {
-    for (encoding, forwards) in [("mask", 0), ("indices", 400 * 3)] {
+fn masks_need_no_forward_pass_and_index_prey_one_per_refresh() {
+    // Four epochs: the warm-up, then three selecting; the last case passes over the samples
+    // only in the first of them and then reads the training passes.
+    for (extra, forwards) in [
+        (json!({"encoding": "mask"}), 0),
+        (json!({"encoding": "indices"}), 400 * 3),
+        (json!({"encoding": "indices", "refresh_every": 3}), 400),
+    ] {
         let host = host();
-        let mut run = host
-            .instance::<Cest>(&config(json!({"encoding": encoding, "epochs": 4})))
-            .unwrap();
+        let mut config: Value = serde_json::from_str(&config(json!({"epochs": 4}))).unwrap();
+        config
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let mut run = host.instance::<Cest>(&config.to_string()).unwrap();
         let last = loop {
             let report = run.step().unwrap();
             if report.done {
@@ -154,6 +163,6 @@ fn the_mask_encoding_needs_no_forward_pass_and_indices_one_per_epoch() {
             }
         };
         let accounting = &last.result.unwrap()["accounting"];
-        assert_eq!(accounting["sample_forwards"], forwards, "{encoding}");
+        assert_eq!(accounting["sample_forwards"], forwards, "{extra}");
     }
 }
