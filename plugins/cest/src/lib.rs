@@ -172,7 +172,7 @@ impl Cest {
         };
         let selecting = self.epoch - self.config.warmup_epochs;
         let results = match latest {
-            Some(latest) if selecting % self.config.refresh_every != 0 => latest,
+            Some(latest) if !selecting.is_multiple_of(self.config.refresh_every) => latest,
             _ => self.measure(host)?,
         };
         let mut population = match population {
