@@ -101,8 +101,14 @@ struct Chosen {
 }
 
 impl Cest {
+    /// Done after `epochs` epochs; when fewer than two sample-gradients are left (a batch of
+    /// one is not trained, so nothing more could be spent); or after an epoch that trained
+    /// nothing (every prey empty, say), since the next would train nothing either.
     fn finished(&self) -> bool {
-        self.epoch >= self.config.epochs || self.accounting.sample_gradients >= self.budget
+        let left = self.budget.saturating_sub(self.accounting.sample_gradients);
+        self.epoch >= self.config.epochs
+            || left < 2
+            || self.history.last().is_some_and(|r| r.trained == 0)
     }
 
     fn breeding(&self) -> Breeding {
@@ -419,6 +425,7 @@ impl Algorithm for Cest {
         }
         let started = Instant::now();
         let forward_before = self.accounting.forward_seconds;
+        let gradients_before = self.accounting.sample_gradients;
         let warmup = self.epoch < self.config.warmup_epochs;
         let chosen = match warmup {
             true => Chosen {
@@ -461,6 +468,7 @@ impl Algorithm for Cest {
         let record = EpochRecord {
             epoch: self.epoch,
             warmup,
+            trained: self.accounting.sample_gradients - gradients_before,
             subset: subset.len(),
             unique: distinct(&subset, self.samples),
             lr,

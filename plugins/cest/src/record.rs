@@ -9,8 +9,10 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Whether it trained on all data before selection began.
     pub warmup: bool,
-    /// Samples trained on (repeats counted), after any cut to the budget.
+    /// Samples selected (repeats counted), after any cut to the budget.
     pub subset: usize,
+    /// Sample-gradients the epoch spent: `subset`, less a last batch of one in each call.
+    pub trained: u64,
     /// Distinct samples among them.
     pub unique: usize,
     /// The learning rate of the epoch.

@@ -166,3 +166,25 @@ fn masks_need_no_forward_pass_and_index_prey_one_per_refresh() {
         assert_eq!(accounting["sample_forwards"], forwards, "{extra}");
     }
 }
+
+#[test]
+fn a_run_whose_prey_select_nothing_ends_instead_of_spinning() {
+    let host = host();
+    // Masks that express almost nothing: the union of six over 400 samples is empty.
+    let mut run = host
+        .instance::<Cest>(&config(
+            json!({"encoding": "mask", "fraction": 1e-6, "mutation": 0.0, "epochs": 50}),
+        ))
+        .unwrap();
+    let mut steps = 0;
+    let last = loop {
+        let report = run.step().unwrap();
+        steps += 1;
+        if report.done {
+            break report;
+        }
+    };
+    assert!(steps < 50, "{steps} steps");
+    let history = last.result.unwrap()["history"].clone();
+    assert_eq!(history.as_array().unwrap().last().unwrap()["trained"], 0);
+}
