@@ -243,6 +243,28 @@ impl Cest {
         }
     }
 
+    /// Trains the epoch's `subset` in `loss_points` calls; returns the points of the loss
+    /// curve and the samples the masks forgot.
+    fn train_subset(
+        &mut self,
+        host: &Host,
+        subset: &[u32],
+        lr: f64,
+    ) -> Result<(Vec<[f64; 2]>, usize), PluginError> {
+        let part_len = subset.len().div_ceil(self.config.loss_points).max(1);
+        let (mut loss_curve, mut forgotten) = (Vec::new(), 0);
+        for part in subset.chunks(part_len) {
+            let (report, dropped) = self.train_part(host, part, lr)?;
+            forgotten += dropped;
+            self.accounting.sample_gradients += report.samples;
+            self.steps += report.steps;
+            if let Some(&loss) = report.train_loss.first() {
+                loss_curve.push([self.steps as f64, loss]);
+            }
+        }
+        Ok((loss_curve, forgotten))
+    }
+
     /// One training call on `part` at learning rate `lr`; the mask encoding also reads what
     /// the training pass measured of each sample.
     fn train_part(
@@ -446,17 +468,7 @@ impl Algorithm for Cest {
         let lr = self
             .config
             .lr(self.accounting.sample_gradients, self.budget);
-        let part_len = subset.len().div_ceil(self.config.loss_points).max(1);
-        let (mut loss_curve, mut forgotten) = (Vec::new(), 0);
-        for part in subset.chunks(part_len) {
-            let (report, dropped) = self.train_part(host, part, lr)?;
-            forgotten += dropped;
-            self.accounting.sample_gradients += report.samples;
-            self.steps += report.steps;
-            if let Some(&loss) = report.train_loss.first() {
-                loss_curve.push([self.steps as f64, loss]);
-            }
-        }
+        let (loss_curve, forgotten) = self.train_subset(host, &subset, lr)?;
         let training_seconds = training.elapsed().as_secs_f64();
 
         let validation = host.evaluate(&[self.predator], &EvalSpec::default())?;
