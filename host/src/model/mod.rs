@@ -18,5 +18,5 @@ mod tch_pool;
 pub use forward::{Forward, Mode};
 pub use layout::{BufferEntry, Layout, ParamEntry, ParamRole, Shape, SpecError, Step};
 pub use network::{Model, ModelError};
-pub use presets::{PRESETS, PresetError, preset};
+pub use presets::{PRESETS, PresetError, preset, widen};
 pub use spec::{Init, Layer, ModelSpec, TargetScale};

@@ -28,12 +28,15 @@ pub const PRESETS: &[(&str, &str)] = &[
 ];
 
 /// A preset name that does not exist, or does not fit the data.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PresetError {
     /// No preset of that name.
     #[error("unknown model preset `{0}`; presets: mlp, lenet5, vgg9, resnet20, resnet56, cnn1d")]
     Unknown(String),
+    /// A width multiplier that is not a positive number.
+    #[error("width {0}: a preset's width multiplier must be a positive number")]
+    Width(f64),
     /// The preset needs another input rank.
     #[error("preset `{name}` needs {needs} input, the data has shape {input:?}")]
     Input {
@@ -87,6 +90,43 @@ pub fn preset(name: &str, input: &[usize], outputs: usize) -> Result<ModelSpec, 
     };
     spec.layers.shrink_to_fit();
     Ok(spec)
+}
+
+/// `spec` with every hidden layer `width` times as wide: the output channels of each
+/// convolution and the units of each linear layer but the last (the head keeps its outputs),
+/// rounded, at least one. Residual blocks widen body and shortcut alike, so they still add up.
+pub fn widen(spec: &ModelSpec, width: f64) -> Result<ModelSpec, PresetError> {
+    if !(width.is_finite() && width > 0.0) {
+        return Err(PresetError::Width(width));
+    }
+    let scale = |out: usize| ((out as f64 * width).round() as usize).max(1);
+    fn widen_all(layers: &mut [Layer], scale: &dyn Fn(usize) -> usize) {
+        for layer in layers {
+            match layer {
+                Layer::Conv1d { out, .. }
+                | Layer::Conv2d { out, .. }
+                | Layer::Linear { out, .. } => {
+                    *out = scale(*out);
+                }
+                Layer::Residual { body, shortcut } => {
+                    widen_all(body, scale);
+                    widen_all(shortcut, scale);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut wide = spec.clone();
+    let head = wide.layers.iter().rposition(|l| {
+        matches!(
+            l,
+            Layer::Linear { .. } | Layer::Conv1d { .. } | Layer::Conv2d { .. }
+        )
+    });
+    // The head and whatever follows it (an activation, say) keep their sizes.
+    let end = head.unwrap_or(0);
+    widen_all(&mut wide.layers[..end], &scale);
+    Ok(wide)
 }
 
 fn conv2d(out: usize, kernel: usize, stride: usize, padding: usize, bias: bool) -> Layer {
@@ -248,6 +288,39 @@ mod tests {
         assert_eq!(count("resnet56", &[3, 32, 32], 10), 853_018 + 2_752);
         // VGG-9: eight 3x3 convolutions without bias, their batch norms, one fc to 100 classes.
         assert_eq!(count("vgg9", &[3, 32, 32], 100), 9_217_728 + 5_504 + 51_300);
+    }
+
+    #[test]
+    fn a_wider_preset_has_the_parameters_its_widths_give() {
+        let wide = |name: &str, width: f64| {
+            let spec = widen(&preset(name, &[3, 32, 32], 10).unwrap(), width).unwrap();
+            Layout::build(&spec).unwrap()
+        };
+        // LeNet-5 ×2: conv 12@5x5, conv 32@5x5, conv 240@5x5, fc 168, head 10.
+        let lenet = wide("lenet5", 2.0);
+        let by_hand = (3 * 25 * 12 + 12)
+            + (12 * 25 * 32 + 32)
+            + (32 * 25 * 240 + 240)
+            + (240 * 168 + 168)
+            + (168 * 10 + 10);
+        assert_eq!(lenet.param_count(), by_hand);
+        assert_eq!(lenet.outputs(), 10, "the head keeps its outputs");
+        // The MLP ×4: 1,024 and 512 hidden units.
+        let mlp = wide("mlp", 4.0);
+        assert_eq!(
+            mlp.param_count(),
+            (3072 * 1024 + 1024) + (1024 * 512 + 512) + (512 * 10 + 10)
+        );
+        // ×1 changes nothing; a residual network still adds its shortcuts up when widened.
+        assert_eq!(
+            wide("resnet20", 1.0).param_count(),
+            count("resnet20", &[3, 32, 32], 10)
+        );
+        assert!(wide("resnet20", 2.0).param_count() > 3 * count("resnet20", &[3, 32, 32], 10));
+        assert!(matches!(
+            widen(&preset("mlp", &[3, 32, 32], 10).unwrap(), 0.0),
+            Err(PresetError::Width(_))
+        ));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::ServiceError;
 use super::state::{Result, Session};
 use crate::checkpoint;
 use crate::data::Targets;
-use crate::model::{Init, Model, ModelSpec, preset};
+use crate::model::{Init, Model, ModelSpec, preset, widen};
 use crate::params::{self, NoiseMode};
 use crate::train::loss;
 
@@ -86,7 +86,17 @@ impl Session {
                 if let Some(init) = spec_init(json)? {
                     spec.init = init;
                 }
-                spec
+                match json.get("width") {
+                    None => spec,
+                    Some(width) => {
+                        let width = width.as_f64().ok_or_else(|| {
+                            ServiceError::invalid(format!(
+                                "model spec: width: {width} is not a number"
+                            ))
+                        })?;
+                        widen(&spec, width).map_err(|e| ServiceError::invalid(e.to_string()))?
+                    }
+                }
             }
             None => serde_json::from_value(json.clone())
                 .map_err(|e| ServiceError::invalid(format!("model spec: {e}")))?,

@@ -202,3 +202,24 @@ fn an_interrupted_call_continues_where_its_state_left_it() {
     assert_eq!(params(&s, whole), params(&s, resumed));
     assert_eq!(run.report().steps, steps_so_far / 2 * 3);
 }
+
+#[test]
+fn a_preset_asked_wider_has_the_parameters_of_its_widths() {
+    let mut session = session(classes());
+    let count = |session: &mut Session, spec: serde_json::Value| {
+        let id = session.create_model(&spec, 1).unwrap();
+        session.model(id).unwrap().flat_params().len()
+    };
+    // The MLP preset on 8 inputs and 3 classes: 256 and 128 hidden units, ×2 at width 2.
+    let plain = count(&mut session, serde_json::json!({"preset": "mlp"}));
+    assert_eq!(plain, (8 * 256 + 256) + (256 * 128 + 128) + (128 * 3 + 3));
+    let wide = count(
+        &mut session,
+        serde_json::json!({"preset": "mlp", "width": 2}),
+    );
+    assert_eq!(wide, (8 * 512 + 512) + (512 * 256 + 256) + (256 * 3 + 3));
+    let error = session
+        .create_model(&serde_json::json!({"preset": "mlp", "width": "wide"}), 1)
+        .unwrap_err();
+    assert!(error.message.contains("width"), "{}", error.message);
+}
