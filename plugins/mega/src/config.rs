@@ -119,6 +119,11 @@ pub struct Config {
     /// Align each pair by weight matching before blending it.
     #[serde(default)]
     pub align: bool,
+    /// Put the pair itself (α = 1 and α = 0) in generation 0 beside the random blends, so
+    /// that a merge never ends below the better of its two parents on the scored split. Off in
+    /// the paper.
+    #[serde(default)]
+    pub include_parents: bool,
     /// Mixed into every random draw, so several searches in one run differ.
     #[serde(default)]
     pub seed: u64,
@@ -181,6 +186,8 @@ pub struct Settings {
     pub granularity: Granularity,
     pub mutation: MutationScope,
     pub align: bool,
+    #[serde(default)]
+    pub include_parents: bool,
     pub seed: u64,
 }
 
@@ -199,6 +206,7 @@ impl Config {
             granularity: self.granularity.unwrap_or(defaults.granularity),
             mutation: self.mutation.unwrap_or(defaults.mutation),
             align: self.align,
+            include_parents: self.include_parents,
             seed: self.seed,
         };
         // A bound between two fields, which the schema cannot state.

@@ -177,17 +177,23 @@ impl Mega {
         }
     }
 
-    /// Generation 0: blends of the pair with random coefficients.
+    /// Generation 0: blends of the pair with random coefficients, after copies of the pair
+    /// itself when `include_parents` says so.
     fn first_population(&self, host: &Host, merge: &Merge) -> Result<Vec<ModelId>, PluginError> {
         let s = &self.settings;
         let mut rng = self.rng(host, "init", merge.index, 0);
-        (0..s.population)
-            .map(|_| {
-                let alpha =
-                    genetic::blend_coefficients(s.granularity, self.layers, self.params, &mut rng);
-                Ok(host.blend(&[merge.a.id, merge.second()], &alpha)?)
-            })
-            .collect()
+        let mut population = Vec::with_capacity(s.population);
+        if s.include_parents {
+            for parent in [merge.a.id, merge.second()] {
+                population.push(host.clone_model(parent)?);
+            }
+        }
+        while population.len() < s.population {
+            let alpha =
+                genetic::blend_coefficients(s.granularity, self.layers, self.params, &mut rng);
+            population.push(host.blend(&[merge.a.id, merge.second()], &alpha)?);
+        }
+        Ok(population)
     }
 
     /// Later generations: elites stay, the rest are children of tournament winners.

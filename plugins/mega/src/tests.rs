@@ -175,3 +175,39 @@ fn the_merge_order_hook_pairs_the_models_and_the_last_merge_is_the_result() {
     // The parents, the merged model and the SDK's best-of-all copy are what is left.
     assert_eq!(host.live_models(), parents.len() + 2);
 }
+
+#[test]
+fn with_the_parents_in_generation_zero_a_merge_never_ends_below_the_better_parent() {
+    // Fitness is closeness to the first parent: no blend of the two can beat it.
+    let first: Vec<f32> = (0..24).map(|i| (i as f32 * 0.3).cos()).collect();
+    let target = first.clone();
+    let merged = |include_parents: bool| {
+        let target = target.clone();
+        let host = MockHost::new().with_seed(3).with_fitness(move |p| {
+            let d: f64 = p
+                .iter()
+                .zip(&target)
+                .map(|(a, b)| f64::from((a - b) * (a - b)))
+                .sum();
+            -d / p.len() as f64
+        });
+        let a = host.insert_model(first.clone());
+        let b = host.insert_model(first.iter().map(|v| -v).collect());
+        let config = json!({"parents": [a, b], "population": 4, "generations": 2,
+            "selected": 2, "include_parents": include_parents});
+        let mut run = instance(&host, &config);
+        let last = loop {
+            let report = run.step().unwrap();
+            if report.done {
+                break report;
+            }
+        };
+        last.result.unwrap()["merged"]["fitness"].as_f64().unwrap()
+    };
+    assert_eq!(
+        merged(true),
+        0.0,
+        "the first parent itself, scored as it is"
+    );
+    assert!(merged(false) < 0.0, "blends and mutants only");
+}
