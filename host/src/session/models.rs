@@ -135,6 +135,24 @@ impl Session {
         Ok(self.insert_model(copy))
     }
 
+    /// `count` children of `id` that carry on its training: each gets its parameters and,
+    /// when `id` last trained on its own, its optimiser state, so a child's next training call
+    /// continues the parent's as if it were the parent (Frankle et al.'s spawning). What makes
+    /// the children differ is their own training: another `seed` gives another data order and
+    /// other augmentations.
+    pub fn spawn(&mut self, id: ModelId, count: usize) -> Result<Vec<ModelId>> {
+        let state = self.optimizers.get(&[id]).cloned();
+        (0..count)
+            .map(|_| {
+                let child = self.clone_model(id)?;
+                if let Some(state) = &state {
+                    self.optimizers.insert(vec![child], state.clone());
+                }
+                Ok(child)
+            })
+            .collect()
+    }
+
     /// A new model: `model` reordered to match `reference` (see [`params::align`]).
     pub fn align(&mut self, reference: ModelId, model: ModelId, seed: u64) -> Result<ModelId> {
         let aligned = params::align(self.model(reference)?, self.model(model)?, seed)

@@ -223,3 +223,26 @@ fn a_preset_asked_wider_has_the_parameters_of_its_widths() {
         .unwrap_err();
     assert!(error.message.contains("width"), "{}", error.message);
 }
+
+#[test]
+fn spawned_children_start_as_their_parent_and_part_with_their_seeds() {
+    let mut session = session(classes());
+    let parent = mlp(&mut session, 1);
+    session.train(&[parent], spec(1), None).unwrap();
+    let children = session.spawn(parent, 3).unwrap();
+    assert_eq!(children.len(), 3);
+    for &child in &children {
+        assert_eq!(params(&session, child), params(&session, parent));
+    }
+    // A child trained with the parent's seed continues exactly as the parent does, momentum
+    // included; one with another seed sees another data order and ends elsewhere.
+    session.train(&[parent], spec(1), None).unwrap();
+    session.train(&[children[0]], spec(1), None).unwrap();
+    assert_eq!(params(&session, children[0]), params(&session, parent));
+    let other = TrainSpec {
+        seed: 99,
+        ..spec(1)
+    };
+    session.train(&[children[1]], other, None).unwrap();
+    assert_ne!(params(&session, children[1]), params(&session, parent));
+}

@@ -35,6 +35,16 @@ pub fn register(engine: &mut Engine, state: &Shared) {
         })
     });
     let s = state.clone();
+    engine.register_fn("spawn", move |id: INT, count: INT| -> Rr<Dynamic> {
+        journaled(&s, "spawn", |st, _, _| {
+            let count = usize::try_from(count).map_err(|_| format!("spawn: {count} children"))?;
+            st.host_mut()
+                .spawn(id as u64, count)
+                .map(|ids| json!(ids))
+                .map_err(|e| e.message)
+        })
+    });
+    let s = state.clone();
     engine.register_fn("align", move |reference: INT, id: INT| -> Rr<Dynamic> {
         journaled(&s, "align", |st, call, _| {
             let seed = seed::derive(st.host().seed(), "align", call);
