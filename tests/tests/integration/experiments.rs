@@ -276,3 +276,41 @@ fn the_test_split_is_reached_only_by_name() {
     .unwrap_err();
     assert!(err.to_string().contains("unknown variant `test`"), "{err}");
 }
+
+#[test]
+fn spawned_children_share_a_trunk_and_part_with_their_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("spawn.rhai");
+    write(
+        &script,
+        &format!(
+            r#"
+{}
+let parent = model(#{{ preset: "mlp", width: 0.25 }}, 1);
+let spec = #{{ epochs: 1, batch_size: 32, seed: 1 }};
+train([parent], spec);
+let children = spawn_children(parent, 2);
+let before = evaluate(children).members;
+train([children[0]], spec);
+spec.seed = 2;
+train([children[1]], spec);
+let after = evaluate(children).members;
+#{{ same_start: before[0].loss == before[1].loss, apart: after[0].loss != after[1].loss,
+   params: param_count(parent) }}
+"#,
+            data_line()
+        ),
+    );
+    let outcome = run(
+        options(&script, &dir.path().join("run")),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap();
+    assert_eq!(outcome.results["same_start"], true);
+    assert_eq!(outcome.results["apart"], true);
+    // The MLP a quarter wide: 64 and 32 hidden units on 784 inputs, 10 classes.
+    assert_eq!(
+        outcome.results["params"],
+        (784 * 64 + 64) + (64 * 32 + 32) + (32 * 10 + 10)
+    );
+}

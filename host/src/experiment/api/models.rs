@@ -35,15 +35,19 @@ pub fn register(engine: &mut Engine, state: &Shared) {
         })
     });
     let s = state.clone();
-    engine.register_fn("spawn", move |id: INT, count: INT| -> Rr<Dynamic> {
-        journaled(&s, "spawn", |st, _, _| {
-            let count = usize::try_from(count).map_err(|_| format!("spawn: {count} children"))?;
-            st.host_mut()
-                .spawn(id as u64, count)
-                .map(|ids| json!(ids))
-                .map_err(|e| e.message)
-        })
-    });
+    engine.register_fn(
+        "spawn_children",
+        move |id: INT, count: INT| -> Rr<Dynamic> {
+            journaled(&s, "spawn_children", |st, _, _| {
+                let count = usize::try_from(count)
+                    .map_err(|_| format!("spawn_children: {count} children"))?;
+                st.host_mut()
+                    .spawn(id as u64, count)
+                    .map(|ids| json!(ids))
+                    .map_err(|e| e.message)
+            })
+        },
+    );
     let s = state.clone();
     engine.register_fn("align", move |reference: INT, id: INT| -> Rr<Dynamic> {
         journaled(&s, "align", |st, call, _| {
