@@ -95,14 +95,10 @@ impl SampleResults {
         if let Some(&bad) = subset.iter().find(|&&i| i as usize >= n) {
             return Err(format!("index {bad} is past the {n} samples"));
         }
-        seen.clear();
-        seen.resize(n, false);
-        let (mut unique, mut right, mut measured, mut total) = (0, 0, 0usize, 0.0f64);
+        let unique = count_distinct(subset, n, seen);
+        let (mut right, mut measured, mut total) = (0, 0usize, 0.0f64);
         for &i in subset {
             let i = i as usize;
-            if !std::mem::replace(&mut seen[i], true) {
-                unique += 1;
-            }
             if self.correct.get(i).copied().unwrap_or(false) {
                 right += 1;
             }
@@ -125,6 +121,16 @@ impl SampleResults {
             misses: if classified { size - right } else { 0 },
         })
     }
+}
+
+/// The distinct indices of `subset`, all below `samples`, with `seen` as scratch space.
+pub fn count_distinct(subset: &[u32], samples: usize, seen: &mut Vec<bool>) -> usize {
+    seen.clear();
+    seen.resize(samples, false);
+    subset
+        .iter()
+        .filter(|&&i| !std::mem::replace(&mut seen[i as usize], true))
+        .count()
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ mod selection;
 use std::time::Instant;
 
 use coevo_sdk::genetic::elites;
+use coevo_sdk::samples::count_distinct;
 use coevo_sdk::serde_json::{Value, json};
 use coevo_sdk::{
     Algorithm, EvalSpec, HookInfo, Host, ModelId, OptimizerConfig, PluginError, SampleResults,
@@ -357,14 +358,6 @@ fn best_and_mean(fitness: &[f64]) -> [f64; 2] {
     [best, mean]
 }
 
-fn distinct(subset: &[u32], samples: usize) -> usize {
-    let mut seen = vec![false; samples];
-    subset
-        .iter()
-        .filter(|&&i| !std::mem::replace(&mut seen[i as usize], true))
-        .count()
-}
-
 impl Algorithm for Cest {
     type Config = Config;
     const NAME: &'static str = "cest";
@@ -482,7 +475,7 @@ impl Algorithm for Cest {
             warmup,
             trained: self.accounting.sample_gradients - gradients_before,
             subset: subset.len(),
-            unique: distinct(&subset, self.samples),
+            unique: count_distinct(&subset, self.samples, &mut Vec::new()),
             lr,
             loss_curve,
             val_loss: val.loss,

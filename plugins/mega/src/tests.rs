@@ -17,18 +17,25 @@ fn instance<'h>(host: &'h MockHost, config: &Value) -> MockInstance<'h> {
         .unwrap()
 }
 
-/// Parents far apart around an optimum that only some blends reach: accuracy is minus the
-/// mean squared distance to a target between them.
-fn host_with_parents(count: usize) -> (MockHost, Vec<ModelId>) {
-    let target: Vec<f32> = (0..24).map(|i| ((i as f32) * 0.37).sin() * 0.2).collect();
-    let host = MockHost::new().with_seed(17).with_fitness(move |p| {
+/// Fitness as minus the mean squared distance of the parameters to `target`.
+fn closeness_to(target: Vec<f32>) -> impl Fn(&[f32]) -> f64 + 'static {
+    move |p| {
         let d: f64 = p
             .iter()
             .zip(&target)
             .map(|(a, b)| f64::from((a - b) * (a - b)))
             .sum();
         -d / p.len() as f64
-    });
+    }
+}
+
+/// Parents far apart around an optimum that only some blends reach: accuracy is minus the
+/// mean squared distance to a target between them.
+fn host_with_parents(count: usize) -> (MockHost, Vec<ModelId>) {
+    let target: Vec<f32> = (0..24).map(|i| ((i as f32) * 0.37).sin() * 0.2).collect();
+    let host = MockHost::new()
+        .with_seed(17)
+        .with_fitness(closeness_to(target));
     let parents = (0..count)
         .map(|k| {
             let sign = if k % 2 == 0 { 1.0 } else { -1.0 };
@@ -180,17 +187,10 @@ fn the_merge_order_hook_pairs_the_models_and_the_last_merge_is_the_result() {
 fn with_the_parents_in_generation_zero_a_merge_never_ends_below_the_better_parent() {
     // Fitness is closeness to the first parent: no blend of the two can beat it.
     let first: Vec<f32> = (0..24).map(|i| (i as f32 * 0.3).cos()).collect();
-    let target = first.clone();
     let merged = |include_parents: bool| {
-        let target = target.clone();
-        let host = MockHost::new().with_seed(3).with_fitness(move |p| {
-            let d: f64 = p
-                .iter()
-                .zip(&target)
-                .map(|(a, b)| f64::from((a - b) * (a - b)))
-                .sum();
-            -d / p.len() as f64
-        });
+        let host = MockHost::new()
+            .with_seed(3)
+            .with_fitness(closeness_to(first.clone()));
         let a = host.insert_model(first.clone());
         let b = host.insert_model(first.iter().map(|v| -v).collect());
         let config = json!({"parents": [a, b], "population": 4, "generations": 2,
