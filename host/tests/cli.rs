@@ -134,6 +134,120 @@ fn every_command_answers_json() {
 }
 
 #[test]
+fn data_info_reports_a_series_matrix_missing_values_and_its_test_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("GSE0_series_matrix.txt");
+    // Ten samples, four sites; cg2 misses 6 of 10 values, cg4 one.
+    let mut text = String::from("!Series_title\t\"small\"\n!Sample_geo_accession");
+    let ids: Vec<String> = (1..=10).map(|i| format!("GSM{i}")).collect();
+    for id in &ids {
+        text += &format!("\t\"{id}\"");
+    }
+    text += "\n!Sample_characteristics_ch1";
+    for i in 1..=10 {
+        text += &format!("\t\"age: {}\"", 10 * i);
+    }
+    text += "\n!series_matrix_table_begin\n\"ID_REF\"";
+    for id in &ids {
+        text += &format!("\t\"{id}\"");
+    }
+    for (site, missing) in [("cg1", 0), ("cg2", 6), ("cg3", 0), ("cg4", 1)] {
+        text += &format!("\n\"{site}\"");
+        for i in 0..10 {
+            match i < missing {
+                true => text += "\tnull",
+                false => text += &format!("\t0.{i}"),
+            }
+        }
+    }
+    text += "\n!series_matrix_table_end\n";
+    std::fs::write(&path, text).unwrap();
+    let source = format!("methylation={}?test_fraction=0.3&seed=4", path.display());
+    let out = coevo(&["data", "info", &source, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = last_json(&out);
+    assert_eq!(
+        (info["train"].as_u64(), info["test"].as_u64()),
+        (Some(7), Some(3))
+    );
+    assert_eq!(info["missing_values"], 7);
+    assert_eq!(info["dropped_cpgs"], 1, "cg2 misses more than 20 %");
+    assert_eq!(info["sample_shape"], serde_json::json!([1, 3]));
+
+    let bad = coevo(&["data", "info", &format!("{source}&features=x")]);
+    assert!(!bad.status.success());
+    let message = String::from_utf8_lossy(&bad.stderr);
+    assert!(message.contains("features"), "{message}");
+}
+
+#[test]
+fn the_elastic_net_baseline_fits_a_linear_clock_and_reports_test_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clock.csv");
+    // 80 samples: age is 100·cg1 − 30·cg3 + 20 exactly; cg2 and cg4 are unrelated.
+    let mut text = String::from("id,age,cg1,cg2,cg3,cg4\n");
+    for i in 0..80u32 {
+        let (a, b, c, d) = (
+            (i * 37 % 80) as f32 / 80.0,
+            (i * 11 % 13) as f32 / 13.0,
+            (i * 53 % 71) as f32 / 71.0,
+            (i * 7 % 9) as f32 / 9.0,
+        );
+        let age = 100.0 * a - 30.0 * c + 20.0;
+        text += &format!("S{i},{age},{a},{b},{c},{d}\n");
+    }
+    std::fs::write(&path, text).unwrap();
+    let source = format!("methylation={}?test_fraction=0.25", path.display());
+    let out = coevo(&[
+        "baseline",
+        "elasticnet",
+        "--data",
+        &source,
+        "--validation",
+        "0.2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = last_json(&out);
+    assert_eq!(report["test"]["samples"], 20);
+    let mae = report["test"]["mae"].as_f64().unwrap();
+    assert!(
+        mae < 2.0,
+        "a linear clock is nearly exact: test MAE {mae} years"
+    );
+    assert!(report["test"]["r2"].as_f64().unwrap() > 0.95);
+    assert!(report["test"]["median_ae"].as_f64().is_some());
+    assert!(report["test"]["pearson"].as_f64().unwrap() > 0.97);
+    assert_eq!(report["grid"].as_array().unwrap().len(), 18);
+    assert!(report["fit_seconds"].as_f64().unwrap() >= 0.0);
+    let one = coevo(&[
+        "baseline",
+        "elasticnet",
+        "--data",
+        &source,
+        "--alpha",
+        "0.01",
+        "--l1-ratio",
+        "0.5",
+        "--json",
+    ]);
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    assert_eq!(last_json(&one)["grid"].as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn help_is_everywhere() {
     for args in [
         &["--help"][..],

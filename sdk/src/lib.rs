@@ -37,7 +37,9 @@ pub use metrics::{
 };
 pub use samples::{SampleResults, SubsetStats};
 pub use search::{Best, Search, Searching};
-pub use training::{Augment, Distillation, LossKind, OptimizerConfig, Schedule, TrainSpec};
+pub use training::{
+    Augment, Distillation, FeatureSource, LossKind, OptimizerConfig, Schedule, TrainSpec,
+};
 
 pub use schema::Interval;
 pub use serde_json;

@@ -33,6 +33,13 @@ pub struct Metrics {
     /// Coefficient of determination (regression).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r2: Option<f64>,
+    /// Median absolute error in target units (regression; absent from hosts before 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub median_ae: Option<f64>,
+    /// Pearson correlation of predictions with targets (regression; absent from hosts
+    /// before 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pearson: Option<f64>,
     /// Samples evaluated.
     pub samples: usize,
 }
@@ -63,11 +70,24 @@ impl Metrics {
             .iter()
             .map(|&t| (f64::from(t) - target_mean).powi(2))
             .sum();
+        let mut errors: Vec<f64> = predicted
+            .iter()
+            .zip(targets)
+            .map(|(&p, &t)| (f64::from(p) - f64::from(t)).abs())
+            .collect();
+        errors.sort_by(f64::total_cmp);
+        let median_ae = match errors.len() {
+            0 => 0.0,
+            len if len % 2 == 1 => errors[len / 2],
+            len => 0.5 * (errors[len / 2 - 1] + errors[len / 2]),
+        };
         Self {
             loss: mean(losses),
             mae: Some(abs / n),
             rmse: Some((sq / n).sqrt()),
             r2: Some(if total > 0.0 { 1.0 - sq / total } else { 0.0 }),
+            median_ae: Some(median_ae),
+            pearson: Some(pearson(predicted, targets)),
             samples: targets.len(),
             ..Self::default()
         }
@@ -76,6 +96,24 @@ impl Metrics {
     /// The headline number: accuracy for classification, else MAE.
     pub fn headline(&self) -> f64 {
         self.accuracy.or(self.mae).unwrap_or(self.loss)
+    }
+}
+
+/// Pearson's r of two equally long series (0 when either is constant).
+pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len()).max(1) as f64;
+    let ma = a.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let mb = b.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x) - ma, f64::from(y) - mb);
+        sab += x * y;
+        saa += x * x;
+        sbb += y * y;
+    }
+    match (saa * sbb).sqrt() {
+        d if d > 0.0 => sab / d,
+        _ => 0.0,
     }
 }
 
@@ -159,6 +197,10 @@ pub struct EvalSpec {
     /// still reads the spec.
     #[serde(skip_serializing_if = "is_false")]
     pub diagnostics: bool,
+    /// The partner whose trunk feeds the models' join layer (see
+    /// [`crate::training::FeatureSource`]). Sent only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features_from: Option<crate::training::FeatureSource>,
 }
 
 fn is_false(value: &bool) -> bool {
@@ -213,5 +255,13 @@ mod tests {
         assert!((m.mae.unwrap() - 4.0 / 3.0).abs() < 1e-12);
         assert!((m.rmse.unwrap() - 2f64.sqrt()).abs() < 1e-12);
         assert!((m.r2.unwrap() - (1.0 - 6.0 / 2.0)).abs() < 1e-12);
+        assert_eq!(m.median_ae, Some(1.0));
+        // Predictions 2, 1, 5 against 1, 2, 3: centred −0.67, −1.67, 2.33 and −1, 0, 1.
+        let r = (0.666_666_666_666_666_6 + 2.333_333_333_333_333)
+            / (8.666_666_666_666_666f64 * 2.0).sqrt();
+        assert!((m.pearson.unwrap() - r).abs() < 1e-9);
+        let even = Metrics::regression(&[0.0; 4], &[0.0, 0.0, 0.0, 0.0], &[1.0, 2.0, 4.0, 8.0]);
+        assert_eq!(even.median_ae, Some(3.0));
+        assert_eq!(even.pearson, Some(0.0), "a constant prediction");
     }
 }

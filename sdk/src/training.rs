@@ -209,6 +209,18 @@ fn one() -> f64 {
     1.0
 }
 
+/// Features lent by a partner model to a model's `join` layer (Co-DeepNet's transfer by
+/// features): the partner's first `layers` layers run on each batch, in evaluation mode and
+/// detached, and their flat output is appended where the join layer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSource {
+    /// The partner (not trained by the call).
+    pub model: ModelId,
+    /// How many of its first layers make its trunk; they must end flat.
+    pub layers: usize,
+}
+
 /// How to train: everything a training run needs besides the models and the data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -238,8 +250,13 @@ pub struct TrainSpec {
     /// `β[i][j]`: member `i` also minimises `β_ij · KL(p_j ‖ p_i)` with `p_j` held fixed
     /// (Brazowski & Schneidman's co-learning); the diagonal is ignored. `None`: independent.
     pub coupling: Option<Vec<Vec<f64>>>,
-    /// Distillation from a teacher model.
+    /// Distillation from a teacher model: for classes on its softened distribution, for
+    /// regression on its predictions (a squared error between standardised outputs).
     pub distill: Option<Distillation>,
+    /// The partner whose trunk feeds the models' join layer. Sent only when set, so that a
+    /// host older than the field still reads the spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features_from: Option<FeatureSource>,
 }
 
 impl TrainSpec {
@@ -273,6 +290,7 @@ impl Default for TrainSpec {
             seed: 0,
             coupling: None,
             distill: None,
+            features_from: None,
         }
     }
 }

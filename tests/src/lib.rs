@@ -154,3 +154,44 @@ pub fn tiny_host(train: usize, seed: u64) -> std::rc::Rc<coevo::plugin::PluginHo
         coevo::session::Session::new(resident, device, seed),
     ))
 }
+
+/// A plugin host over `n` synthetic sequences `[1, 32]` whose target is a smooth function of a
+/// few positions (a fifth held out for validation; 40 test samples), on the CPU, with run seed
+/// `seed`: a regression set small enough for a genetic algorithm over networks in a test.
+pub fn tiny_sequence_host(n: usize, seed: u64) -> std::rc::Rc<coevo::plugin::PluginHost> {
+    use coevo::data::{
+        Dataset, Holdout, Inputs, Normalise, ResidentData, Samples, Splits, Targets, Task,
+    };
+    let length = 32;
+    let samples = |count: usize, offset: usize| {
+        let mut rng = coevo::seed::rng(seed, "tiny-sequences", offset as u64);
+        let inputs: Vec<f32> = (0..count * length)
+            .map(|_| rand::Rng::random::<f32>(&mut rng))
+            .collect();
+        let targets = inputs
+            .chunks(length)
+            .map(|row| 40.0 * (row[3] + row[10] - row[20]) + 20.0)
+            .collect();
+        Samples {
+            inputs: Inputs::F32(inputs),
+            targets: Targets::Values(targets),
+            coarse: None,
+        }
+    };
+    let data = Dataset {
+        name: "sequences".into(),
+        task: Task::Regression,
+        sample_shape: vec![1, length],
+        class_names: Vec::new(),
+        train: samples(n, 0),
+        test: samples(40, 1),
+        target_transform: None,
+        preparation: None,
+    };
+    let splits = Splits::of(&data, Holdout::Fraction(0.2), 1).expect("a valid holdout");
+    let device = burn::tensor::Device::flex();
+    let resident = ResidentData::upload(&data, &splits.validation, Normalise::Auto, &device);
+    std::rc::Rc::new(coevo::plugin::PluginHost::new(
+        coevo::session::Session::new(resident, device, seed),
+    ))
+}

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use coevo::data::{DataKind, DataSource, DatasetInfo, Downloader, Task, fetch_from, official};
+use coevo::data::{
+    DataKind, DataSource, DatasetInfo, Downloader, Preparation, Task, fetch_from, official,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -45,6 +47,9 @@ struct InfoResult {
     class_names: Vec<String>,
     train_per_class: Vec<usize>,
     test_per_class: Vec<usize>,
+    /// What preparing the samples did (methylation), its fields at the top level.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    preparation: Option<Preparation>,
 }
 
 pub fn run(command: DataCommand, global: &Global) -> anyhow::Result<()> {
@@ -114,6 +119,7 @@ pub fn run(command: DataCommand, global: &Global) -> anyhow::Result<()> {
                 class_names: data.class_names.clone(),
                 train_per_class: data.train.class_counts(classes),
                 test_per_class: data.test.class_counts(classes),
+                preparation: data.preparation.clone(),
             };
             output::emit(global.json, &result, |r| {
                 println!(
@@ -123,6 +129,18 @@ pub fn run(command: DataCommand, global: &Global) -> anyhow::Result<()> {
                 println!("{} training and {} test samples", r.info.train, r.info.test);
                 if !r.class_names.is_empty() {
                     println!("classes: {}", r.class_names.join(", "));
+                }
+                if let Some(p) = &r.preparation {
+                    println!(
+                        "{} of {} CpG sites kept ({:?} order); {} dropped for missing values; {} \
+                         missing values filled; target: {}",
+                        p.cpgs,
+                        p.cpgs_in_files,
+                        p.order,
+                        p.dropped_cpgs,
+                        p.missing_values,
+                        p.target
+                    );
                 }
             })
         }

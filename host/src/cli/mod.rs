@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch.
 
+mod baseline;
 mod bench;
 mod data;
 mod experiment;
@@ -56,6 +57,9 @@ enum Command {
     /// Algorithm plugins: list, show, run.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+    /// Reference methods on the same data and split: `coevo baseline elasticnet`.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
     /// Benchmarks that print numbers.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -70,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args, &cli.global),
         Command::Data(command) => data::run(command, &cli.global),
         Command::Models(command) => models::run(command, &cli.global),
+        Command::Baseline(command) => baseline::run(command, &cli.global),
         Command::Bench(command) => bench::run(command, &cli.global),
         Command::Plugins(command) => plugins::run(command, &cli.global),
     }

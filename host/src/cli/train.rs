@@ -7,10 +7,10 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use coevo::data::{Augment, DataSource, DatasetInfo, Normalise, ResidentData, Task};
 use coevo::model::{ModelSpec, preset};
+use coevo::session::FinalReport;
 use coevo::session::{EpochSummary, Session};
 use coevo::train::{Evaluation, OptimizerConfig, Schedule, TrainSpec, defaults};
 use coevo::{ComputeDevice, seed};
-use coevo_sdk::Combination;
 use serde::Serialize;
 
 use super::{Global, output, progress};
@@ -181,7 +181,7 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     // The test split is read once, here, for the final report.
-    let test = session.evaluate_for_final_report(&[id], Combination::Mean, false)?;
+    let test = session.evaluate_for_final_report(&[id], FinalReport::default())?;
     if let Some(path) = &args.save {
         session.save_model(id, path)?;
         tracing::info!("saved {}", path.display());

@@ -148,6 +148,8 @@ fn load(path: &Path, variant: Variant) -> Result<Dataset, DataError> {
         class_names: class_names(&files, variant)?,
         train,
         test,
+        target_transform: None,
+        preparation: None,
     })
 }
 

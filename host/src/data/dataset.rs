@@ -4,6 +4,9 @@ use serde::Serialize;
 
 pub use coevo_sdk::Task;
 
+use super::age_transform::TargetTransform;
+use super::methylation_prepare::Preparation;
+
 /// Sample values, row-major, `len × sample_numel`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inputs {
@@ -147,6 +150,12 @@ pub struct Dataset {
     pub train: Samples,
     /// The official test part.
     pub test: Samples,
+    /// For regression: the transform of the targets that models learn; metrics invert it, so
+    /// that they are in the targets' own units (years of age, say).
+    pub target_transform: Option<TargetTransform>,
+    /// What preparing the samples did (methylation: missing values, dropped and selected
+    /// sites).
+    pub preparation: Option<Preparation>,
 }
 
 impl Dataset {

@@ -151,6 +151,15 @@ pub enum DataError {
         known: String,
     },
 
+    /// A data source's options (`<kind>=<path>?key=value&…`) are unknown or out of range.
+    #[error("{kind} options: {what}")]
+    InvalidOptions {
+        /// The data kind.
+        kind: &'static str,
+        /// What is wrong, naming the option.
+        what: String,
+    },
+
     /// A validation hold-out that cannot be taken from the training part.
     #[error("invalid validation hold-out: {what}")]
     InvalidHoldout {

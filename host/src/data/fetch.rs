@@ -160,6 +160,7 @@ pub fn fetch_from(
     Ok(DataSource {
         kind,
         path: dir.to_owned(),
+        options: String::new(),
     })
 }
 

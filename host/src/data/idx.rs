@@ -188,6 +188,8 @@ pub fn load_idx_folder(dir: &Path, name: &str, class_names: &[&str]) -> Result<D
         class_names: class_names.iter().map(|&n| n.to_owned()).collect(),
         train,
         test,
+        target_transform: None,
+        preparation: None,
     })
 }
 

@@ -42,6 +42,8 @@ pub fn load_image_folder(root: &Path) -> Result<Dataset, DataError> {
         class_names: classes,
         train,
         test,
+        target_transform: None,
+        preparation: None,
     })
 }
 

@@ -1,40 +1,63 @@
 //! DNA methylation beta values with chronological age: an epigenetic-clock regression set
 //! (Horvath, "DNA methylation age of human tissues and cell types", 2013).
 //!
-//! A folder holds one training and one test table (`*train*` and `*test*`, TSV or CSV, plain
-//! or gzip'd; see [`super::methylation_table`] for the layouts). Each sample becomes a 1-channel
-//! sequence of its CpG sites' beta values, `[1, sites]`, and its age is the target. Train and
-//! test must list the same sites in the same order: a model's input position `i` must mean
-//! the same site in both, and reordering silently would hide a mismatch in the data.
+//! The path is either a folder holding one training and one test table (`*train*` and
+//! `*test*`), or one file whose test split is held out by a seeded fraction
+//! (`test_fraction`, `seed`). A table is TSV or CSV in either common layout, or a GEO series
+//! matrix, plain or gzip'd (see [`super::methylation_table`], [`super::methylation_series`]).
+//! Each sample becomes a 1-channel sequence of its CpG sites' beta values, `[1, sites]`, and
+//! its age is the target. Train and test must list the same sites in the same order: a model's
+//! input position `i` must mean the same site in both, and reordering silently would hide a
+//! mismatch in the data. Missing values, site selection and the age transform follow
+//! ([`super::methylation_prepare`]), from the training split's statistics only.
 
 use std::path::{Path, PathBuf};
 
+use super::methylation_options::MethylationOptions;
+use super::methylation_prepare::prepare;
 use super::methylation_table::{Table, read_table};
-use super::{DataError, Dataset, Inputs, Samples, Targets, Task};
+use super::{DataError, Dataset, Inputs, Samples, Splits, Targets, Task};
+use crate::data::Holdout;
 
-/// File name endings read as tables.
+/// File name endings read as tables in a folder (one file given by path may be named anyhow,
+/// a series matrix's `.txt.gz` say).
 const TABLE_SUFFIXES: [&str; 4] = [".tsv", ".tsv.gz", ".csv", ".csv.gz"];
 
-/// Loads the `*train*` and `*test*` tables of `dir`.
+/// Loads the `*train*` and `*test*` tables of `dir` with the default options.
 pub fn load_methylation(dir: &Path) -> Result<Dataset, DataError> {
-    let train = find_table(dir, "train")?;
-    let test = find_table(dir, "test")?;
-    load_methylation_files(&train, &test)
+    load_methylation_with(dir, &MethylationOptions::default())
 }
 
-/// Loads a training and a test table given by path.
+/// Loads a folder's train and test tables, or one file split by `options.test_fraction`.
+pub fn load_methylation_with(
+    path: &Path,
+    options: &MethylationOptions,
+) -> Result<Dataset, DataError> {
+    let (train, test) = match path.is_dir() {
+        true => read_pair(
+            &find_table(path, "train")?,
+            &find_table(path, "test")?,
+            options,
+        )?,
+        false => split_table(read_table(path, &options.age_key)?, options)?,
+    };
+    dataset(train, test, options)
+}
+
+/// Loads a training and a test table given by path, with the default options.
 pub fn load_methylation_files(train: &Path, test: &Path) -> Result<Dataset, DataError> {
-    // The two tables are independent and parsing is CPU-bound: read them side by side.
-    let (train, test) = std::thread::scope(|scope| {
-        let test = scope.spawn(|| read_table(test));
-        let train = read_table(train);
-        let test = test
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (train, test)
-    });
-    let (train, test) = (train?, test?);
-    check_same_sites(&train, &test)?;
+    let options = MethylationOptions::default();
+    let (train, test) = read_pair(train, test, &options)?;
+    dataset(train, test, &options)
+}
+
+/// The prepared tables as a regression set.
+fn dataset(
+    mut train: Table,
+    mut test: Table,
+    options: &MethylationOptions,
+) -> Result<Dataset, DataError> {
+    let preparation = prepare(&mut train, &mut test, options)?;
     Ok(Dataset {
         name: "methylation".to_owned(),
         task: Task::Regression,
@@ -42,7 +65,54 @@ pub fn load_methylation_files(train: &Path, test: &Path) -> Result<Dataset, Data
         class_names: Vec::new(),
         train: samples(train),
         test: samples(test),
+        target_transform: options.age_transform,
+        preparation: Some(preparation),
     })
+}
+
+fn read_pair(
+    train: &Path,
+    test: &Path,
+    options: &MethylationOptions,
+) -> Result<(Table, Table), DataError> {
+    // The two tables are independent and parsing is CPU-bound: read them side by side.
+    let (train, test) = std::thread::scope(|scope| {
+        let test = scope.spawn(|| read_table(test, &options.age_key));
+        let train = read_table(train, &options.age_key);
+        let test = test
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (train, test)
+    });
+    let (train, test) = (train?, test?);
+    check_same_sites(&train, &test)?;
+    Ok((train, test))
+}
+
+/// One table as a training and a test part, the test part a seeded share of the samples.
+fn split_table(table: Table, options: &MethylationOptions) -> Result<(Table, Table), DataError> {
+    let n = table.ages.len();
+    let split = Splits::new(
+        n,
+        Holdout::Fraction(options.test_fraction),
+        options.seed,
+        None,
+    )
+    .map_err(|e| DataError::malformed(&table.path, format!("test_fraction: {e}")))?;
+    let part = |rows: &[usize]| {
+        let sites = table.cpg_ids.len();
+        Table {
+            path: table.path.clone(),
+            samples: rows.iter().map(|&i| table.samples[i].clone()).collect(),
+            cpg_ids: table.cpg_ids.clone(),
+            ages: rows.iter().map(|&i| table.ages[i]).collect(),
+            values: rows
+                .iter()
+                .flat_map(|&i| table.values[i * sites..(i + 1) * sites].iter().copied())
+                .collect(),
+        }
+    };
+    Ok((part(&split.train), part(&split.validation)))
 }
 
 /// The one table in `dir` whose name contains `part` (case-insensitively).
@@ -175,6 +245,51 @@ mod tests {
             error.to_string().contains("several train tables"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn one_file_is_split_by_a_seeded_fraction_and_prepared_from_its_training_part() {
+        let dir = tempfile::tempdir().unwrap();
+        // 20 samples as rows; site cg1 is the age itself, cg2 noise, cg3 missing in most.
+        let mut text = String::from("id,age,cg1,cg2,cg3\n");
+        for i in 0..20 {
+            let cg3 = if i % 4 == 0 { "0.5" } else { "NA" };
+            text += &format!(
+                "S{i},{i},{},{},{cg3}\n",
+                i as f32 / 20.0,
+                (i * 7 % 5) as f32 / 5.0
+            );
+        }
+        let path = dir.path().join("all.csv.gz");
+        write_gz(&path, &text);
+        let options = MethylationOptions::parse("test_fraction=0.25&seed=9&features=1").unwrap();
+        let data = load_methylation_with(&path, &options).unwrap();
+        assert_eq!((data.train.len(), data.test.len()), (15, 5));
+        assert_eq!(data.sample_shape, vec![1, 1]);
+        let prep = data.preparation.clone().unwrap();
+        assert_eq!(
+            (prep.dropped_cpgs, prep.cpgs_in_files, prep.cpgs),
+            (1, 3, 1)
+        );
+        assert_eq!(prep.missing_values, 15);
+        // The one site kept is cg1, whose value is age / 20.
+        let (Inputs::F32(x), Targets::Values(y)) = (&data.test.inputs, &data.test.targets) else {
+            panic!("methylation is real-valued");
+        };
+        for (x, y) in x.iter().zip(y) {
+            assert!((x * 20.0 - y).abs() < 1e-5, "{x} for age {y}");
+        }
+        let again = load_methylation_with(&path, &options).unwrap();
+        assert_eq!(
+            again.test.targets, data.test.targets,
+            "the same seed, the same split"
+        );
+        let other = MethylationOptions {
+            seed: 10,
+            ..options
+        };
+        let other = load_methylation_with(&path, &other).unwrap();
+        assert_ne!(other.test.targets, data.test.targets);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! sets. Loaders check everything they read and fail with a [`DataError`] naming
 //! the file and the place in it, because a bad data file found late costs a whole run.
 
+mod age_transform;
 mod augment;
 mod cifar;
 mod cifar_files;
@@ -16,6 +17,9 @@ mod fetch;
 mod idx;
 mod image_folder;
 mod methylation;
+mod methylation_options;
+mod methylation_prepare;
+mod methylation_series;
 mod methylation_table;
 mod read;
 mod resident;
@@ -24,6 +28,7 @@ mod split;
 #[cfg(test)]
 mod test_server;
 
+pub use age_transform::TargetTransform;
 pub use augment::{Augment, augment_batch};
 pub use cifar::{CIFAR_SHAPE, load_cifar10, load_cifar100};
 pub use dataset::{Dataset, DatasetInfo, Inputs, Samples, Targets, Task};
@@ -35,7 +40,9 @@ pub use idx::{
     load_mnist, read_idx_images, read_idx_labels,
 };
 pub use image_folder::load_image_folder;
-pub use methylation::{load_methylation, load_methylation_files};
+pub use methylation::{load_methylation, load_methylation_files, load_methylation_with};
+pub use methylation_options::{FeatureOrder, MethylationOptions};
+pub use methylation_prepare::Preparation;
 pub use resident::{DeviceSplit, DeviceTargets, Normalise, ResidentData, Standardisation};
 pub use source::{DataKind, DataSource};
 pub use split::{Holdout, Splits};

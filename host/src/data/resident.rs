@@ -7,6 +7,7 @@
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use super::age_transform::TargetTransform;
 use super::dataset::{Dataset, Samples, Targets, Task};
 
 /// How inputs are standardised; the statistics always come from the training samples.
@@ -99,6 +100,9 @@ pub struct DeviceSplit {
     pub host_targets: Targets,
     /// Shape of one sample.
     pub sample_shape: Vec<usize>,
+    /// The transform the targets went through, which metrics invert (see
+    /// [`Dataset::target_transform`]).
+    pub target_transform: Option<TargetTransform>,
 }
 
 impl DeviceSplit {
@@ -131,6 +135,7 @@ impl DeviceSplit {
             targets,
             host_targets: samples.targets.clone(),
             sample_shape: sample_shape.to_vec(),
+            target_transform: None,
         }
     }
 
@@ -188,7 +193,10 @@ impl ResidentData {
         let train_idx: Vec<usize> = (0..data.train.len()).filter(|&i| !held[i]).collect();
         let train = data.train.subset(&train_idx, row);
         let standardisation = Standardisation::fit(&train, &data.sample_shape, norm);
-        let up = |s: &Samples| DeviceSplit::upload(s, &data.sample_shape, &standardisation, device);
+        let up = |s: &Samples| DeviceSplit {
+            target_transform: data.target_transform,
+            ..DeviceSplit::upload(s, &data.sample_shape, &standardisation, device)
+        };
         let validation = (!validation.is_empty()).then(|| up(&data.train.subset(validation, row)));
         Self {
             name: data.name.clone(),

@@ -2,7 +2,9 @@
 //!
 //! One string, `<kind>=<path>` (`cifar10=data/cifar-10-batches-bin`), names a data set in a
 //! command line, a config file and a run's record alike, so a recorded run can be repeated by
-//! pasting what it printed.
+//! pasting what it printed. Options of the kind's loader follow the path as a query,
+//! `methylation=GSE74193.txt.gz?features=2000&age_transform=horvath`, so that they are recorded
+//! with it.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,8 +13,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DataError, Dataset, load_cifar10, load_cifar100, load_fashion_mnist, load_image_folder,
-    load_methylation, load_mnist,
+    DataError, Dataset, MethylationOptions, load_cifar10, load_cifar100, load_fashion_mnist,
+    load_image_folder, load_methylation_with, load_mnist,
 };
 
 /// The formats coevo reads.
@@ -63,13 +65,25 @@ impl DataKind {
 
     /// Loads a data set of this kind from `path`.
     pub fn load(self, path: &Path) -> Result<Dataset, DataError> {
+        self.load_with(path, "")
+    }
+
+    /// Loads a data set of this kind from `path` with the loader's `options`
+    /// (`key=value&…`; only methylation takes any).
+    pub fn load_with(self, path: &Path, options: &str) -> Result<Dataset, DataError> {
+        if !options.is_empty() && self != Self::Methylation {
+            return Err(DataError::InvalidOptions {
+                kind: self.as_str(),
+                what: format!("{self} takes no options, got {options:?}"),
+            });
+        }
         match self {
             Self::Cifar10 => load_cifar10(path),
             Self::Cifar100 => load_cifar100(path),
             Self::Mnist => load_mnist(path),
             Self::FashionMnist => load_fashion_mnist(path),
             Self::ImageFolder => load_image_folder(path),
-            Self::Methylation => load_methylation(path),
+            Self::Methylation => load_methylation_with(path, &MethylationOptions::parse(options)?),
         }
     }
 }
@@ -102,25 +116,32 @@ pub struct DataSource {
     pub kind: DataKind,
     /// A folder or file, as the kind's loader accepts.
     pub path: PathBuf,
+    /// The loader's options, `key=value&…` (empty for none).
+    pub options: String,
 }
 
 impl DataSource {
     /// Loads the data set.
     pub fn load(&self) -> Result<Dataset, DataError> {
-        self.kind.load(&self.path)
+        self.kind.load_with(&self.path, &self.options)
     }
 }
 
 impl fmt::Display for DataSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.kind, self.path.display())
+        write!(f, "{}={}", self.kind, self.path.display())?;
+        match self.options.is_empty() {
+            true => Ok(()),
+            false => write!(f, "?{}", self.options),
+        }
     }
 }
 
 impl FromStr for DataSource {
     type Err = DataError;
 
-    /// Parses `<kind>=<path>`; the path may itself contain `=`.
+    /// Parses `<kind>=<path>[?<options>]`; the path may itself contain `=`, and a `?` begins
+    /// the options only when what follows it has an `=`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let unknown = || DataError::UnknownKind {
             text: text.to_owned(),
@@ -131,9 +152,14 @@ impl FromStr for DataSource {
             return Err(unknown());
         }
         let kind = kind.parse().map_err(|_| unknown())?;
+        let (path, options) = match path.rsplit_once('?') {
+            Some((path, options)) if options.contains('=') && !path.is_empty() => (path, options),
+            _ => (path, ""),
+        };
         Ok(Self {
             kind,
             path: PathBuf::from(path),
+            options: options.to_owned(),
         })
     }
 }
@@ -165,6 +191,15 @@ mod tests {
         let json = serde_json::to_string(&source).unwrap();
         assert_eq!(json, "\"fashion-mnist=data/fm=v2\"");
         assert_eq!(serde_json::from_str::<DataSource>(&json).unwrap(), source);
+        let with_options: DataSource = "methylation=d/a?b.tsv?features=10&seed=2".parse().unwrap();
+        assert_eq!(with_options.path, PathBuf::from("d/a?b.tsv"));
+        assert_eq!(with_options.options, "features=10&seed=2");
+        assert_eq!(
+            with_options.to_string(),
+            "methylation=d/a?b.tsv?features=10&seed=2"
+        );
+        let error = "cifar10=x?features=3".parse::<DataSource>().unwrap().load();
+        assert!(error.unwrap_err().to_string().contains("takes no options"));
         for kind in DataKind::ALL {
             assert_eq!(kind.as_str().parse::<DataKind>().unwrap(), kind);
             let json = serde_json::to_string(&kind).unwrap();

@@ -19,6 +19,9 @@ pub struct Curve {
     /// Error bar half-widths (e.g. a standard deviation), one per point.
     #[serde(default)]
     pub errors: Option<Vec<f64>>,
+    /// Points without a line through them: a scatter plot (predicted against true, say).
+    #[serde(default)]
+    pub scatter: bool,
 }
 
 /// Axis texts of a curve figure.
@@ -81,20 +84,33 @@ pub fn curves(curves: &[Curve], axes: &Axes, path: &Path) -> Result<(), String> 
     mesh.draw().map_err(err)?;
     for (i, c) in curves.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
-        let line = chart
-            .draw_series(LineSeries::new(
+        let radius = if c.scatter { 2 } else { 4 };
+        let drawn = match c.scatter {
+            true => chart.draw_series(
+                c.points
+                    .iter()
+                    .map(|&p| Circle::new(p, radius, color.mix(0.6).filled())),
+            ),
+            false => chart.draw_series(LineSeries::new(
                 c.points.iter().copied(),
                 color.stroke_width(2),
-            ))
-            .map_err(err)?;
+            )),
+        }
+        .map_err(err)?;
         if text {
-            line.label(c.name.clone()).legend(move |(x, y)| {
+            drawn.label(c.name.clone()).legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
         }
-        chart
-            .draw_series(c.points.iter().map(|&p| Circle::new(p, 4, color.filled())))
-            .map_err(err)?;
+        if !c.scatter {
+            chart
+                .draw_series(
+                    c.points
+                        .iter()
+                        .map(|&p| Circle::new(p, radius, color.filled())),
+                )
+                .map_err(err)?;
+        }
         if c.errors.is_some() {
             // A vertical bar with caps a fiftieth of the x range wide.
             let cap = (x1 - x0) / 100.0;
@@ -198,9 +214,17 @@ mod tests {
             name: "ensemble".into(),
             points: vec![(-1.0, 0.4), (0.0, 0.5)],
             errors: Some(vec![0.01, 0.02]),
+            scatter: false,
         };
         let png = dir.path().join("acc.png");
         curves(std::slice::from_ref(&curve), &Axes::default(), &png).unwrap();
+        assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
+        let scatter = Curve {
+            errors: None,
+            scatter: true,
+            ..curve.clone()
+        };
+        curves(&[scatter], &Axes::default(), &png).unwrap();
         assert_eq!(&std::fs::read(&png).unwrap()[1..4], b"PNG");
         let bad = Curve {
             errors: Some(vec![0.1]),

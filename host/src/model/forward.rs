@@ -61,6 +61,9 @@ pub struct Weights<'a> {
     pub params: &'a [Tensor<1>],
     /// One tensor per `layout.buffers` entry, `M · len` values.
     pub buffers: &'a [Tensor<1>],
+    /// `[1, B, features]`: what a [`Step::Join`] appends (a partner's trunk output), the same
+    /// for every member; zeros when absent.
+    pub side: Option<&'a Tensor<3>>,
 }
 
 /// Runs `layout`'s plan for `members` stacked members on the batch `input` (`[B, …sample]`).
@@ -301,6 +304,7 @@ impl Pass<'_> {
             ),
             Step::GlobalAvgPool => self.global_avg_pool(act),
             Step::Flatten => self.flatten(act),
+            Step::Join { features } => self.join(act, features),
             Step::BatchNorm {
                 scale,
                 shift,
@@ -367,6 +371,24 @@ impl Pass<'_> {
             fraction.repeat_dim(0, self.members)
         } else {
             fraction
+        }
+    }
+
+    /// `act` with the side features appended; they are the same for every member, so a shared
+    /// activation stays shared.
+    fn join(&self, act: Act, features: usize) -> Act {
+        let Act::Flat { x, shared } = act else {
+            unreachable!("layout checked join's input")
+        };
+        let [m, b, _] = x.dims();
+        let side = match self.weights.side {
+            Some(side) => side.clone(),
+            None => Tensor::zeros([1, b, features], &x.device()),
+        };
+        let side = if m > 1 { side.repeat_dim(0, m) } else { side };
+        Act::Flat {
+            x: Tensor::cat(vec![x, side], 2),
+            shared,
         }
     }
 

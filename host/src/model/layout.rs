@@ -203,6 +203,9 @@ pub enum Step {
     Sigmoid,
     Gelu,
     Flatten,
+    Join {
+        features: usize,
+    },
     Residual {
         body: Vec<Step>,
         shortcut: Vec<Step>,
@@ -230,6 +233,14 @@ impl Layout {
         let mut builder = Builder::default();
         let input = Shape::from_input(&spec.input)?;
         let (plan, output) = builder.sequence(&spec.layers, input, "", "layers")?;
+        let joins: Vec<usize> = (spec.layers.iter().enumerate())
+            .filter(|(_, l)| matches!(l, Layer::Join { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        if joins.len() > 1 {
+            let at = format!("layers[{}]", joins[1]);
+            return Err(SpecError::new(at, "a model may have one join layer"));
+        }
         if !matches!(output, Shape::Flat(_)) {
             return Err(SpecError::new(
                 "layers",
@@ -245,6 +256,15 @@ impl Layout {
             layers: builder.layers,
             plan,
             output,
+        })
+    }
+
+    /// The features a top-level [`Layer::Join`] appends, if the model has one; it may have at
+    /// most one.
+    pub fn join_features(&self) -> Option<usize> {
+        self.plan.iter().find_map(|step| match *step {
+            Step::Join { features } => Some(features),
+            _ => None,
         })
     }
 
@@ -438,6 +458,19 @@ impl Builder {
             Layer::Sigmoid => Ok((Step::Sigmoid, shape)),
             Layer::Gelu => Ok((Step::Gelu, shape)),
             Layer::Flatten => Ok((Step::Flatten, Shape::Flat(shape.numel()))),
+            Layer::Join { features } => {
+                let Shape::Flat(inputs) = shape else {
+                    return Err(fail(format!(
+                        "join needs a flat input, found {:?}: add a flatten layer before it",
+                        shape.dims()
+                    )));
+                };
+                if prefix_is_nested(name) {
+                    return Err(fail("join must be a top-level layer".into()));
+                }
+                positive(features, "features").map_err(fail)?;
+                Ok((Step::Join { features }, Shape::Flat(inputs + features)))
+            }
             Layer::Residual {
                 ref body,
                 ref shortcut,
@@ -512,6 +545,11 @@ impl Builder {
         });
         self.buffers.len() - 1
     }
+}
+
+/// Whether a layer's name (`3`, `5.body.1`) is inside a residual block.
+fn prefix_is_nested(name: &str) -> bool {
+    name.contains('.')
 }
 
 fn conv_out(size: usize, kernel: usize, stride: usize, padding: usize) -> Result<usize, String> {

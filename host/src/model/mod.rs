@@ -14,9 +14,11 @@ mod presets;
 mod spec;
 #[cfg(feature = "tch")]
 mod tch_pool;
+mod trunk;
 
 pub use forward::{Forward, Mode};
 pub use layout::{BufferEntry, Layout, ParamEntry, ParamRole, Shape, SpecError, Step};
 pub use network::{Model, ModelError};
 pub use presets::{PRESETS, PresetError, preset, widen};
 pub use spec::{Init, Layer, ModelSpec, TargetScale};
+pub use trunk::Trunk;

@@ -8,6 +8,7 @@ use super::forward::{self, Act, Forward, Mode, Probe, Weights};
 use super::init::init_param;
 use super::layout::{Layout, SpecError};
 use super::spec::ModelSpec;
+use super::trunk::Trunk;
 use crate::seed;
 
 /// Why a model cannot be built or combined.
@@ -30,6 +31,9 @@ pub enum ModelError {
     /// Models that must share an architecture do not.
     #[error("models of different architectures cannot be {0}")]
     Architecture(&'static str),
+    /// A trunk that cannot be taken, or that does not fit the model it feeds.
+    #[error("features_from: {0}")]
+    Trunk(String),
     /// A member index past the end.
     #[error("member {index} requested from a stack of {members}")]
     Member {
@@ -54,6 +58,9 @@ pub struct Model {
     buffers: Vec<Tensor<1>>,
     masks: Vec<Option<Tensor<1>>>,
     device: Device,
+    /// The features a join layer appends, while a training or evaluation call lends them;
+    /// a model in the session never holds one.
+    partner: Option<Arc<Trunk>>,
 }
 
 impl Model {
@@ -127,7 +134,45 @@ impl Model {
             spec,
             members,
             device: device.clone(),
+            partner: None,
         })
+    }
+
+    /// This model reading `trunk`'s features in its join layer. The sizes must agree, and the
+    /// trunk must read the same samples.
+    pub fn joined_with(&self, trunk: Trunk) -> Result<Model, ModelError> {
+        let wanted = self.layout.join_features().ok_or_else(|| {
+            ModelError::Trunk("the model has no join layer to take features".into())
+        })?;
+        if trunk.features() != wanted {
+            return Err(ModelError::Trunk(format!(
+                "the model's join layer takes {wanted} features, the partner's trunk gives {}",
+                trunk.features()
+            )));
+        }
+        if trunk.input() != self.spec.input.as_slice() {
+            return Err(ModelError::Trunk(format!(
+                "the partner reads samples of shape {:?}, the model {:?}",
+                trunk.input(),
+                self.spec.input
+            )));
+        }
+        Ok(Model {
+            partner: Some(Arc::new(trunk)),
+            ..self.clone()
+        })
+    }
+
+    /// The parameters with their masks applied, as the forward pass sees them.
+    pub(crate) fn effective_params(&self) -> Vec<Tensor<1>> {
+        self.params
+            .iter()
+            .zip(&self.masks)
+            .map(|(p, mask)| match mask {
+                Some(mask) => p.clone() * mask.clone(),
+                None => p.clone(),
+            })
+            .collect()
     }
 
     /// The architecture.
@@ -213,10 +258,12 @@ impl Model {
     /// As [`Model::predict`], also measuring the fraction of inactive units of every ReLU
     /// layer: `[M, B, outputs]` and one `[M]` tensor per ReLU layer.
     pub fn predict_probed(&self, rows: Tensor<2>) -> (Tensor<3>, Vec<Tensor<1>>) {
+        let side = self.partner.as_ref().map(|t| t.run(rows.clone()));
         let input = Act::input(rows, &self.spec.input);
         let weights = Weights {
             params: &self.params,
             buffers: &self.buffers,
+            side: side.as_ref(),
         };
         let pass = forward::forward(
             &self.layout,
@@ -236,10 +283,12 @@ impl Model {
         rows: Tensor<2>,
         mode: Mode,
     ) -> Forward {
+        let side = self.partner.as_ref().map(|t| t.run(rows.clone()));
         let input = Act::input(rows, &self.spec.input);
         let weights = Weights {
             params,
             buffers: &self.buffers,
+            side: side.as_ref(),
         };
         forward::forward(
             &self.layout,
@@ -299,6 +348,7 @@ impl Model {
             buffers: self.buffers.iter().map(slice).collect(),
             masks: self.masks.iter().map(|m| m.as_ref().map(slice)).collect(),
             members: 1,
+            partner: None,
             ..self.clone()
         })
     }

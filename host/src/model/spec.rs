@@ -131,6 +131,14 @@ pub enum Layer {
     Gelu,
     /// `[C, ...]` to `[C·...]`, channel-major as PyTorch flattens.
     Flatten,
+    /// Appends `features` values that another model computes to a flat input: a partner
+    /// network's trunk output, which Co-DeepNet's head reads beside its own. Training and
+    /// evaluation name the partner (`features_from`); its features come detached, so no
+    /// gradient reaches it.
+    Join {
+        /// Values appended per sample.
+        features: usize,
+    },
     /// `body(x) + shortcut(x)`; an empty shortcut is the identity.
     Residual {
         /// The main branch.

@@ -156,6 +156,17 @@ impl Builder<'_> {
                     flattened: false,
                     ..flow
                 },
+                // Another model's features follow the units in a fixed order, so the units
+                // before a join keep theirs and what follows reads a fixed input.
+                Step::Join { .. } => {
+                    if let Some(group) = flow.group {
+                        self.fixed.push(group);
+                    }
+                    Flow {
+                        group: None,
+                        flattened: false,
+                    }
+                }
                 Step::Residual { body, shortcut } => {
                     let body = self.walk(body, flow);
                     let short = self.walk(shortcut, flow);

@@ -1,7 +1,7 @@
 //! Evaluation of models on a split, the test split only for the final report.
 
 use coevo_sdk::ffi::ModelId;
-use coevo_sdk::{Combination, EvalSpec, Split};
+use coevo_sdk::{Combination, EvalSpec, FeatureSource, Split};
 
 use super::ServiceError;
 use super::state::{Result, Session};
@@ -11,6 +11,19 @@ use crate::model::Model;
 use crate::train::{
     EvalOptions, EvaluateError, Evaluation, default_loss, eval_batch_size, evaluate, evaluate_each,
 };
+
+/// What the final report's evaluation on the test split is asked besides the models.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FinalReport {
+    /// How the ensemble combines its members.
+    pub combination: Combination,
+    /// Also measure [`coevo_sdk::Diagnostics`].
+    pub diagnostics: bool,
+    /// Return each model's predictions (regression, in target units) with the targets.
+    pub predictions: bool,
+    /// The partner whose trunk feeds the models' join layer.
+    pub features_from: Option<FeatureSource>,
+}
 
 impl Session {
     /// Evaluates `ids` on the training or validation split, as `spec` says; `per_sample` and
@@ -78,7 +91,7 @@ impl Session {
             batch_size: eval_batch_size(&self.device),
             ..extra
         };
-        self.score(ids, split, options)
+        self.score(ids, split, options, spec.features_from)
     }
 
     /// Evaluates `ids` on the test split. Its name says what it is for: nothing that selects
@@ -86,16 +99,17 @@ impl Session {
     pub fn evaluate_for_final_report(
         &self,
         ids: &[ModelId],
-        combination: Combination,
-        diagnostics: bool,
+        report: FinalReport,
     ) -> Result<Evaluation> {
         let options = EvalOptions {
-            combination,
-            diagnostics,
+            combination: report.combination,
+            diagnostics: report.diagnostics,
+            predictions: report.predictions,
             batch_size: eval_batch_size(&self.device),
             ..EvalOptions::default()
         };
-        self.score(ids, self.data()?.test_for_final_report(), options)
+        let test = self.data()?.test_for_final_report();
+        self.score(ids, test, options, report.features_from)
     }
 
     fn score(
@@ -103,11 +117,12 @@ impl Session {
         ids: &[ModelId],
         split: &DeviceSplit,
         options: EvalOptions,
+        features_from: Option<FeatureSource>,
     ) -> Result<Evaluation> {
         if ids.is_empty() {
             return Err(ServiceError::invalid("evaluate needs at least one model"));
         }
-        let members = self.cloned_models(ids)?;
+        let members = self.lend_features(ids, self.cloned_models(ids)?, features_from)?;
         let loss = default_loss(self.data()?.task);
         // A stack computes all members in one pass, which pays on a GPU; CPU kernels run each
         // model's convolutions faster on their own (see BENCHMARKS.md, MeGA).

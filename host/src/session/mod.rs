@@ -11,6 +11,7 @@
 //! it trains and is dropped with it ([`OptimizerStates`]), so a checkpoint writes only what is
 //! live and a run that makes and frees thousands of models costs what its live ones cost.
 
+mod elastic_net;
 mod error;
 mod evaluation;
 mod fit;
@@ -20,7 +21,9 @@ mod optimizers;
 mod state;
 mod training;
 
+pub use elastic_net::ElasticNetReport;
 pub use error::ServiceError;
+pub use evaluation::FinalReport;
 pub use fit::EpochSummary;
 pub use hooks::{Hooks, NoHooks};
 pub use optimizers::OptimizerStates;

@@ -3,14 +3,14 @@
 use std::path::Path;
 
 use coevo_sdk::ffi::ModelId;
-use coevo_sdk::{Coefficients, Noise, Task};
+use coevo_sdk::{Coefficients, FeatureSource, Noise, Task};
 use serde_json::{Value, json};
 
 use super::ServiceError;
 use super::state::{Result, Session};
 use crate::checkpoint;
 use crate::data::Targets;
-use crate::model::{Init, Model, ModelSpec, preset, widen};
+use crate::model::{Init, Model, ModelSpec, Trunk, preset, widen};
 use crate::params::{self, NoiseMode};
 use crate::train::loss;
 
@@ -31,6 +31,44 @@ impl Session {
     /// The models `ids`, copied (for a stack or a blend).
     pub(super) fn cloned_models(&self, ids: &[ModelId]) -> Result<Vec<Model>> {
         ids.iter().map(|&id| self.model(id).cloned()).collect()
+    }
+
+    /// `models` (those of `ids`) reading `source`'s trunk in their join layer; without a
+    /// source, a check that none of them has a join layer that would go unfed.
+    pub(super) fn lend_features(
+        &self,
+        ids: &[ModelId],
+        models: Vec<Model>,
+        source: Option<FeatureSource>,
+    ) -> Result<Vec<Model>> {
+        let Some(source) = source else {
+            if let Some((id, _)) = ids
+                .iter()
+                .zip(&models)
+                .find(|(_, m)| m.layout().join_features().is_some())
+            {
+                return Err(ServiceError::invalid(format!(
+                    "model {id} has a join layer: name the partner that feeds it with \
+                     features_from"
+                )));
+            }
+            return Ok(models);
+        };
+        if ids.contains(&source.model) {
+            return Err(ServiceError::invalid(format!(
+                "features_from: model {} cannot feed itself or a stack it is in",
+                source.model
+            )));
+        }
+        let trunk = Trunk::of(self.model(source.model)?, source.layers)
+            .map_err(|e| ServiceError::invalid(e.to_string()))?;
+        ids.iter()
+            .zip(models)
+            .map(|(id, m)| {
+                m.joined_with(trunk.clone())
+                    .map_err(|e| ServiceError::invalid(format!("model {id}: {e}")))
+            })
+            .collect()
     }
 
     /// Registers `model` under a new id. Ids only grow, so an id names one model for the run.

@@ -28,6 +28,8 @@ fn session(task: Task) -> Session {
         class_names: vec![],
         train: samples.clone(),
         test: samples,
+        target_transform: None,
+        preparation: None,
     };
     let device = Device::flex();
     let validation: Vec<usize> = (0..20).collect();
@@ -245,4 +247,86 @@ fn spawned_children_start_as_their_parent_and_part_with_their_seeds() {
     };
     session.train(&[children[1]], other, None).unwrap();
     assert_ne!(params(&session, children[1]), params(&session, parent));
+}
+
+#[test]
+fn a_join_layer_reads_its_partner_detached_and_only_while_lent() {
+    use coevo_sdk::{EvalSpec, FeatureSource, Noise};
+    let mut s = session(Task::Regression);
+    let partner = s
+        .create_model(
+            &serde_json::json!({"input": [8], "layers": [
+                {"type": "linear", "out": 4}, {"type": "relu"}, {"type": "linear", "out": 1}]}),
+            1,
+        )
+        .unwrap();
+    let joined = s
+        .create_model(
+            &serde_json::json!({"input": [8], "layers": [
+                {"type": "linear", "out": 6}, {"type": "relu"},
+                {"type": "join", "features": 4}, {"type": "linear", "out": 1}]}),
+            2,
+        )
+        .unwrap();
+    let from = FeatureSource {
+        model: partner,
+        layers: 2,
+    };
+    let error = s.train(&[joined], spec(1), None).unwrap_err().message;
+    assert!(
+        error.contains("features_from") && error.contains(&format!("model {joined}")),
+        "{error}"
+    );
+    let (partner_before, joined_before) = (params(&s, partner), params(&s, joined));
+    let lent = TrainSpec {
+        features_from: Some(from),
+        ..spec(2)
+    };
+    s.train(&[joined], lent, None).unwrap();
+    assert_eq!(
+        params(&s, partner),
+        partner_before,
+        "the partner only lends"
+    );
+    assert_ne!(params(&s, joined), joined_before);
+    assert!(
+        s.optimizer_states()
+            .iter()
+            .all(|(ids, _)| ids == &vec![joined]),
+        "no optimiser state for the partner"
+    );
+    // The head reads the partner: another partner, another prediction.
+    let loss = |s: &Session| {
+        let spec = EvalSpec {
+            features_from: Some(from),
+            ..EvalSpec::default()
+        };
+        s.evaluate(&[joined], &spec, false, false)
+            .unwrap()
+            .metrics
+            .members[0]
+            .loss
+    };
+    let with_partner = loss(&s);
+    s.add_noise(partner, Noise::gaussian(0.5, 3)).unwrap();
+    assert_ne!(loss(&s), with_partner);
+    let short = FeatureSource { layers: 3, ..from };
+    let spec = TrainSpec {
+        features_from: Some(short),
+        ..spec(1)
+    };
+    let error = s.train(&[joined], spec, None).unwrap_err().message;
+    assert!(
+        error.contains("takes 4 features") && error.contains("gives 1"),
+        "{error}"
+    );
+    let itself = FeatureSource {
+        model: joined,
+        ..from
+    };
+    let spec = TrainSpec {
+        features_from: Some(itself),
+        ..TrainSpec::default()
+    };
+    assert!(s.train(&[joined], spec, None).is_err());
 }

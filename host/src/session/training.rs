@@ -99,8 +99,8 @@ impl Session {
                 "subset index {bad} is past the {train_len} training samples"
             )));
         }
-        let stack = Model::stack(&self.cloned_models(ids)?)
-            .map_err(|e| ServiceError::invalid(e.to_string()))?;
+        let models = self.lend_features(ids, self.cloned_models(ids)?, spec.features_from)?;
+        let stack = Model::stack(&models).map_err(|e| ServiceError::invalid(e.to_string()))?;
         let teacher = match &spec.distill {
             Some(d) => Some(self.model(d.teacher)?.clone()),
             None => None,

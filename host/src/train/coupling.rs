@@ -16,6 +16,7 @@
 use burn::tensor::Tensor;
 use burn::tensor::activation::log_softmax;
 
+use crate::model::TargetScale;
 use crate::tensors::vector;
 
 /// The smallest log-probability the coupling term sees (`ln 1e-6`).
@@ -58,6 +59,31 @@ pub fn distillation_loss(output: Tensor<3>, teacher: Tensor<3>, temperature: f64
     // The teacher's [1, B, K] broadcasts over the members.
     let kl = (t * (log_t - log_p)).sum_dim(2).reshape([m, b]);
     kl.mul_scalar(temperature * temperature)
+}
+
+/// Distillation for regression: the squared difference per member and sample between the
+/// student's standardised output and the teacher's prediction, taken to target units with the
+/// teacher's scale and back with the student's (`scales`: teacher, student), so that models
+/// whose heads were scaled differently still agree on what a target is.
+pub fn regression_distillation_loss(
+    output: Tensor<3>,
+    teacher: Tensor<3>,
+    scales: [Option<TargetScale>; 2],
+) -> Tensor<2> {
+    let [m, b, _] = output.dims();
+    let unit = TargetScale {
+        mean: 0.0,
+        std: 1.0,
+    };
+    let [t, s] = scales.map(|scale| scale.unwrap_or(unit));
+    let target = teacher
+        .detach()
+        .reshape([1, b])
+        .mul_scalar(t.std)
+        .add_scalar(t.mean - s.mean)
+        .div_scalar(s.std);
+    let diff = output.reshape([m, b]) - target;
+    diff.clone() * diff
 }
 
 #[cfg(test)]
@@ -188,6 +214,25 @@ mod tests {
             assert!((f64::from(grad[c]) - expected).abs() < 1e-5, "{grad:?}");
         }
         assert!(f64::from(grad[2]).abs() < 1e-6, "{grad:?}");
+    }
+
+    #[test]
+    fn regression_distillation_compares_predictions_in_target_units() {
+        let device = Device::flex();
+        let student =
+            Tensor::<3>::from_data(TensorData::new(vec![2.0f32, -2.0], [1, 2, 1]), &device);
+        // The teacher predicts 30 and 10 years (standardised with mean 20, std 10). The
+        // student, scaled with mean 10 and std 10, predicts 30 and −10: it agrees on the first
+        // and is 20 years, two of its standard deviations, off the second.
+        let teacher =
+            Tensor::<3>::from_data(TensorData::new(vec![1.0f32, -1.0], [1, 2, 1]), &device);
+        let scale = |mean, std| Some(TargetScale { mean, std });
+        let loss = to_f32(regression_distillation_loss(
+            student,
+            teacher,
+            [scale(20.0, 10.0), scale(10.0, 10.0)],
+        ));
+        assert_eq!(loss, vec![0.0, 4.0]);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::diagnostics::{Predictions, diagnose};
 use super::loss::{self, LossKind, LossMismatch};
+use crate::data::TargetTransform;
 use crate::data::{DeviceSplit, DeviceTargets, Targets};
 use crate::model::{Model, TargetScale};
 use crate::tensors::{int_vector, to_f32, to_i64};
@@ -34,6 +35,8 @@ pub struct EvalOptions {
     pub subset: Option<Vec<usize>>,
     /// Also measure [`coevo_sdk::Diagnostics`] (classification only).
     pub diagnostics: bool,
+    /// Return each member's predictions and the targets, in target units (regression).
+    pub predictions: bool,
 }
 
 impl Default for EvalOptions {
@@ -46,6 +49,7 @@ impl Default for EvalOptions {
             combination: Combination::Mean,
             subset: None,
             diagnostics: false,
+            predictions: false,
         }
     }
 }
@@ -66,6 +70,12 @@ pub struct Evaluation {
     /// `[member][sample][class]` probabilities flattened, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probabilities: Option<Vec<f32>>,
+    /// `[member][sample]` predictions in target units (regression), when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predictions: Option<Vec<Vec<f32>>>,
+    /// The targets of the evaluated samples in their units, beside `predictions`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Vec<f32>>,
 }
 
 impl Evaluation {
@@ -80,6 +90,8 @@ impl Evaluation {
             per_sample_loss: None,
             per_sample_correct: None,
             probabilities: None,
+            predictions: None,
+            targets: None,
         }
     }
 }
@@ -252,7 +264,18 @@ fn score(
             classify(Tensor::cat(outputs, 1), &member_losses, labels, options)
         }
         (Targets::Values(values), false) => {
-            regress(Tensor::cat(outputs, 1), &member_losses, values, scale)
+            let mut evaluation = regress(
+                Tensor::cat(outputs, 1),
+                &member_losses,
+                values,
+                scale,
+                split.target_transform,
+            );
+            if !options.predictions {
+                evaluation.predictions = None;
+                evaluation.targets = None;
+            }
+            evaluation
         }
     };
     if members < 2 {
@@ -374,23 +397,36 @@ fn majority(predicted: &[u32], m: usize, n: usize, k: usize) -> Vec<u32> {
         .collect()
 }
 
+/// Regression metrics in the targets' own units: a transformed target (Horvath's age, say)
+/// is mapped back, predictions and targets alike, before errors are taken. Losses stay those
+/// of the values trained on.
 fn regress(
     output: Tensor<3>,
     losses: &[Vec<f32>],
     targets: &[f32],
     scale: Option<TargetScale>,
+    transform: Option<TargetTransform>,
 ) -> Evaluation {
     let [m, n, _] = output.dims();
     let scale = scale.unwrap_or(TargetScale {
         mean: 0.0,
         std: 1.0,
     });
-    let predicted = to_f32(
+    let mut predicted = to_f32(
         output
             .reshape([m * n])
             .mul_scalar(scale.std)
             .add_scalar(scale.mean),
     );
+    let untransformed: Vec<f32>;
+    let targets = match transform {
+        Some(t) => {
+            predicted.iter_mut().for_each(|p| *p = t.inverse(*p));
+            untransformed = targets.iter().map(|&v| t.inverse(v)).collect();
+            &untransformed
+        }
+        None => targets,
+    };
     let ensemble_pred: Vec<f32> = (0..n)
         .map(|i| (0..m).map(|k| predicted[k * n + i]).sum::<f32>() / m as f32)
         .collect();
@@ -405,7 +441,11 @@ fn regress(
         .map(|(l, p)| Metrics::regression(l, p, targets))
         .collect();
     let ensemble = Metrics::regression(&ensemble_losses, &ensemble_pred, targets);
-    Evaluation::of(members, Some(ensemble))
+    Evaluation {
+        predictions: Some(predicted.chunks(n.max(1)).map(<[f32]>::to_vec).collect()),
+        targets: Some(targets.to_vec()),
+        ..Evaluation::of(members, Some(ensemble))
+    }
 }
 
 fn read_int<const D: usize>(t: Tensor<D, Int>) -> Vec<u32> {

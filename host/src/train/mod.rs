@@ -3,6 +3,7 @@
 pub mod coupling;
 pub mod defaults;
 pub mod diagnostics;
+pub mod elastic_net;
 mod evaluate;
 mod looped;
 pub mod loss;

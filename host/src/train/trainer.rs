@@ -147,11 +147,11 @@ impl Trainer {
                 field: "schedule_epochs",
                 reason,
             })?;
-        if (config.coupling.is_some() || config.distill.is_some()) && loss != LossKind::CrossEntropy
-        {
+        if config.coupling.is_some() && loss != LossKind::CrossEntropy {
             return Err(TrainError::Config {
                 field: "coupling",
-                reason: "coupling and distillation compare class distributions; they need the cross-entropy loss".into(),
+                reason: "coupling compares class distributions; it needs the cross-entropy loss"
+                    .into(),
             });
         }
         Ok(Self {
@@ -444,8 +444,19 @@ impl Trainer {
             }
             per_sample = per_sample + coupling::coupling_loss(forward.output.clone(), beta);
         }
-        if let (Some(distill), Some(teacher)) = (&self.config.distill, teacher_output) {
-            let term = coupling::distillation_loss(forward.output, teacher, distill.temperature);
+        if let (Some(distill), Some(teacher_output), Some(teacher)) =
+            (&self.config.distill, teacher_output, &self.teacher)
+        {
+            let term = match self.loss {
+                LossKind::CrossEntropy => {
+                    coupling::distillation_loss(forward.output, teacher_output, distill.temperature)
+                }
+                LossKind::Mse | LossKind::Mae => coupling::regression_distillation_loss(
+                    forward.output,
+                    teacher_output,
+                    [teacher.spec().target_scale, model.spec().target_scale],
+                ),
+            };
             per_sample = per_sample + term.mul_scalar(distill.weight);
         }
         let per_member = per_sample.mean_dim(1).reshape([model.members()]);

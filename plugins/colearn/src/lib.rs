@@ -84,7 +84,7 @@ impl CoLearning {
                 split: Split::Train,
                 combination: self.config.combination,
                 subset: self.train_probe.clone(),
-                diagnostics: false,
+                ..EvalSpec::default()
             },
         )?;
         let validation = host.evaluate(
@@ -92,8 +92,8 @@ impl CoLearning {
             &EvalSpec {
                 split: Split::Validation,
                 combination: self.config.combination,
-                subset: None,
                 diagnostics: self.config.diagnostics,
+                ..EvalSpec::default()
             },
         )?;
         Ok((train, validation))

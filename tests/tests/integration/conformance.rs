@@ -3,7 +3,9 @@
 //! Each plugin folder holds a `conformance.json`: `{"config": a small config, "snapshot_after":
 //! a step, "models": [model specs]}`. The optional `models` are created in the host before the
 //! plugin starts (seeds 1, 2, …), and a string `"$model:K"` anywhere in the config stands for
-//! the id of the K-th of them: plugins that work on the script's models get some. The suite builds each plugin, loads it like the host does, and checks that it
+//! the id of the K-th of them: plugins that work on the script's models get some. An optional
+//! `"data": "sequence-regression"` runs the plugin on tiny synthetic sequences instead of the
+//! bundled Fashion-MNIST, for plugins whose networks read sequences. The suite builds each plugin, loads it like the host does, and checks that it
 //! describes itself, rejects a bad config with a message naming the field, runs to completion
 //! on a tiny problem, continues from a snapshot exactly as an uninterrupted run, and survives
 //! garbage JSON. Each plugin is its own test, so a report names the plugin that failed; one
@@ -12,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use coevo::plugin::{PluginError, PluginRun, load};
-use coevo_tests::{cdylib, device_lock, repo_root, tiny_host};
+use coevo_tests::{cdylib, device_lock, repo_root, tiny_host, tiny_sequence_host};
 use serde_json::{Value, json};
 
 #[derive(Clone)]
@@ -21,6 +23,7 @@ struct Case {
     config: Value,
     snapshot_after: u64,
     models: Vec<Value>,
+    sequences: bool,
 }
 
 /// The plugin folders under `plugins/`.
@@ -61,6 +64,7 @@ macro_rules! conformance {
 
 conformance! {
     cest_conforms: "cest",
+    codeepnet_conforms: "codeepnet",
     colearn_conforms: "colearn",
     mega_conforms: "mega",
     random_search_conforms: "random-search",
@@ -85,11 +89,19 @@ fn case(dir: &Path) -> Case {
         config: settings["config"].clone(),
         snapshot_after: settings["snapshot_after"].as_u64().unwrap_or(1),
         models: settings["models"].as_array().cloned().unwrap_or_default(),
+        sequences: match settings["data"].as_str() {
+            None | Some("fashion-mnist") => false,
+            Some("sequence-regression") => true,
+            Some(other) => panic!("{}: unknown conformance data {other:?}", dir.display()),
+        },
     }
 }
 
 fn start(path: &Path, case: &Case) -> Result<PluginRun, PluginError> {
-    let host = tiny_host(300, 9);
+    let host = match case.sequences {
+        true => tiny_sequence_host(120, 9),
+        false => tiny_host(300, 9),
+    };
     let ids: Vec<u64> = case
         .models
         .iter()

@@ -5,6 +5,7 @@
 
 mod abi;
 mod cest;
+mod codeepnet;
 mod colearn;
 mod conformance;
 mod experiments;

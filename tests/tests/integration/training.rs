@@ -7,9 +7,9 @@ use coevo::data::{
     Augment, DataSource, Dataset, Inputs, Normalise, ResidentData, Samples, Targets, Task,
 };
 use coevo::model::{Model, ModelSpec};
+use coevo::session::FinalReport;
 use coevo::session::Session;
 use coevo::train::{OptimizerConfig, TrainError, TrainSpec, Trainer};
-use coevo_sdk::Combination;
 use coevo_tests::bundled_fashion_mnist;
 
 fn bundled(train: usize, test: usize) -> Dataset {
@@ -55,7 +55,7 @@ fn run(seed: u64) -> (String, Vec<f32>) {
         .unwrap();
     assert!(epochs.iter().all(|e| e.validation.is_some()));
     let test = session
-        .evaluate_for_final_report(&[id], Combination::Mean, false)
+        .evaluate_for_final_report(&[id], FinalReport::default())
         .unwrap();
     let mut epochs = serde_json::to_value(&epochs).unwrap();
     // Wall-clock figures are the only thing allowed to differ.
@@ -101,6 +101,8 @@ fn a_diverging_run_reports_its_step_and_keeps_the_last_good_model() {
         class_names: vec![],
         train: samples.clone(),
         test: samples,
+        target_transform: None,
+        preparation: None,
     };
     let resident = ResidentData::upload(&data, &[], Normalise::Auto, &device);
     let linear =

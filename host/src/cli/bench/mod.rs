@@ -1,5 +1,6 @@
 //! `coevo bench`: benchmarks that print numbers.
 
+mod codeepnet;
 mod colearn;
 mod mega;
 mod plugin;
@@ -22,6 +23,9 @@ pub enum BenchCommand {
     Swap(plugin::SwapArgs),
     /// Time a co-learning step of N coupled networks: stacked, a loop over models, PyTorch.
     Colearn(colearn::ColearnBenchArgs),
+    /// Time one Co-DeepNet generation through the plugin against its networks trained one by
+    /// one, and an ElasticNet fit.
+    Codeepnet(codeepnet::CoDeepNetBenchArgs),
     /// Time a script hook call, and a script reload from save to the new definition running.
     Script(script::ScriptArgs),
 }
@@ -34,5 +38,6 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
         BenchCommand::Swap(args) => plugin::swap(args, global),
         BenchCommand::Script(args) => script::run(args, global),
         BenchCommand::Colearn(args) => colearn::run(args, global),
+        BenchCommand::Codeepnet(args) => codeepnet::run(args, global),
     }
 }

@@ -59,6 +59,8 @@ fn synthetic_host() -> std::rc::Rc<PluginHost> {
         class_names: Vec::new(),
         train: samples.clone(),
         test: samples,
+        target_transform: None,
+        preparation: None,
     };
     let device = burn::tensor::Device::flex();
     let resident = ResidentData::upload(&data, &[], Normalise::None, &device);

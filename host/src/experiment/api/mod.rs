@@ -5,6 +5,7 @@
 //! otherwise. Such functions refuse to run inside a hook: hooks compute values, the host
 //! applies them. Values cross as JSON (Rhai maps and arrays ⇄ serde types).
 
+mod baselines;
 mod data;
 mod figures;
 mod logging;
@@ -31,6 +32,7 @@ pub type Rr<T> = Result<T, Box<EvalAltResult>>;
 
 /// Registers the whole API on `engine`.
 pub fn register(engine: &mut Engine, state: &Shared) {
+    baselines::register(engine, state);
     data::register(engine, state);
     models::register(engine, state);
     training::register(engine, state);

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Rr, Shared, from_dynamic, ids, journaled};
 use crate::experiment::journal::InProgress;
 use crate::experiment::state::RunState;
-use crate::session::Continue;
+use crate::session::{Continue, FinalReport};
 
 pub fn register(engine: &mut Engine, state: &Shared) {
     let s = state.clone();
@@ -80,6 +80,10 @@ pub fn register(engine: &mut Engine, state: &Shared) {
 struct TestOptions {
     combination: coevo_sdk::Combination,
     diagnostics: bool,
+    /// Return each model's predictions and the targets (regression, in target units).
+    predictions: bool,
+    /// The partner whose trunk feeds the models' join layer.
+    features_from: Option<coevo_sdk::FeatureSource>,
 }
 
 /// Trains `ids` as one stack through the session, with a checkpoint after each epoch.
@@ -133,11 +137,24 @@ fn scores(st: &RunState, ids: &[u64], spec: &EvalSpec) -> Result<Value, String> 
 fn final_report(st: &RunState, ids: &[u64], options: &TestOptions) -> Result<Value, String> {
     let evaluation = st
         .host()
-        .evaluate_for_final_report(ids, options.combination, options.diagnostics)
+        .evaluate_for_final_report(
+            ids,
+            FinalReport {
+                combination: options.combination,
+                diagnostics: options.diagnostics,
+                predictions: options.predictions,
+                features_from: options.features_from,
+            },
+        )
         .map_err(|e| e.message)?;
     let _ = st.run_dir.event(
         "test_evaluation",
         json!({ "models": ids, "step": st.step.get() }),
     );
-    serde_json::to_value(evaluation.metrics).map_err(|e| e.to_string())
+    let mut value = serde_json::to_value(evaluation.metrics).map_err(|e| e.to_string())?;
+    if let (Some(predictions), Some(targets)) = (evaluation.predictions, evaluation.targets) {
+        value["predictions"] = json!(predictions);
+        value["targets"] = json!(targets);
+    }
+    Ok(value)
 }
