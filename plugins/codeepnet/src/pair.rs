@@ -86,6 +86,7 @@ pub fn train_pair(
         chromosome.nets[1].spec(&shape.input, shape.outputs, join(0)?, config.dropout),
     ];
     let a = host.create_model(&specs[0], seed)?;
+    // The second network draws its weights from another stream of the same seed.
     let b = match host.create_model(&specs[1], seed ^ 0x9e37_79b9) {
         Ok(b) => b,
         Err(e) => {
