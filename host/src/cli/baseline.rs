@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use coevo::data::{DataSource, Holdout, Normalise, ResidentData, Splits, Targets};
+use coevo::data::{DataSource, Holdout, Normalise, ResidentData, Splits};
 use coevo::seed;
 use coevo::session::{ElasticNetReport, Session};
 use coevo::train::elastic_net::ElasticNetOptions;
@@ -51,17 +51,9 @@ pub fn run(command: BaselineCommand, global: &Global) -> anyhow::Result<()> {
         seed: run_seed,
     } = command;
     let dataset = data.load().with_context(|| format!("loading {data}"))?;
-    let labels = match &dataset.train.targets {
-        Targets::Classes(labels) => Some(labels.as_slice()),
-        Targets::Values(_) => None,
-    };
-    let splits = Splits::new(
-        dataset.train.len(),
-        Holdout::Fraction(validation),
-        seed::derive(run_seed, "split", 0),
-        labels,
-    )
-    .context("--validation")?;
+    let holdout = Holdout::Fraction(validation);
+    let splits = Splits::of(&dataset, holdout, seed::derive(run_seed, "split", 0))
+        .context("--validation")?;
     let device = burn::tensor::Device::flex();
     let resident = ResidentData::upload(&dataset, &splits.validation, Normalise::Auto, &device);
     let session = Session::new(resident, device, run_seed);

@@ -119,17 +119,8 @@ pub fn run(args: TrainArgs, global: &Global) -> anyhow::Result<()> {
     );
 
     let holdout = coevo::data::Holdout::Fraction(args.validation);
-    let labels = match &dataset.train.targets {
-        coevo::data::Targets::Classes(labels) => Some(labels.as_slice()),
-        coevo::data::Targets::Values(_) => None,
-    };
-    let splits = coevo::data::Splits::new(
-        dataset.train.len(),
-        holdout,
-        seed::derive(args.seed, "split", 0),
-        labels,
-    )
-    .context("--validation")?;
+    let splits = coevo::data::Splits::of(&dataset, holdout, seed::derive(args.seed, "split", 0))
+        .context("--validation")?;
     let data = ResidentData::upload(&dataset, &splits.validation, Normalise::Auto, &device);
 
     let spec = match &args.spec {

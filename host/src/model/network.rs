@@ -163,18 +163,6 @@ impl Model {
         })
     }
 
-    /// The parameters with their masks applied, as the forward pass sees them.
-    pub(crate) fn effective_params(&self) -> Vec<Tensor<1>> {
-        self.params
-            .iter()
-            .zip(&self.masks)
-            .map(|(p, mask)| match mask {
-                Some(mask) => p.clone() * mask.clone(),
-                None => p.clone(),
-            })
-            .collect()
-    }
-
     /// The architecture.
     pub fn spec(&self) -> &ModelSpec {
         &self.spec

@@ -45,8 +45,9 @@ impl Trunk {
                 "a trunk that joins another model's features cannot feed a join itself".into(),
             ));
         }
-        // Parameters and buffers are ordered as the layers are, so the trunk's are a prefix.
-        let params = model.effective_params()[..layout.params.len()].to_vec();
+        // Parameters and buffers are ordered as the layers are, so the trunk's are a prefix;
+        // a model keeps its parameters masked, so they are what its forward pass reads.
+        let params = model.params()[..layout.params.len()].to_vec();
         let buffers = model.buffers()[..layout.buffers.len()].to_vec();
         Ok(Self {
             input: spec.input.clone(),

@@ -263,20 +263,14 @@ fn score(
         (Targets::Classes(labels), false) => {
             classify(Tensor::cat(outputs, 1), &member_losses, labels, options)
         }
-        (Targets::Values(values), false) => {
-            let mut evaluation = regress(
-                Tensor::cat(outputs, 1),
-                &member_losses,
-                values,
-                scale,
-                split.target_transform,
-            );
-            if !options.predictions {
-                evaluation.predictions = None;
-                evaluation.targets = None;
-            }
-            evaluation
-        }
+        (Targets::Values(values), false) => regress(
+            Tensor::cat(outputs, 1),
+            &member_losses,
+            values,
+            scale,
+            split.target_transform,
+            options.predictions,
+        ),
     };
     if members < 2 {
         evaluation.metrics.ensemble = None;
@@ -406,6 +400,7 @@ fn regress(
     targets: &[f32],
     scale: Option<TargetScale>,
     transform: Option<TargetTransform>,
+    keep_predictions: bool,
 ) -> Evaluation {
     let [m, n, _] = output.dims();
     let scale = scale.unwrap_or(TargetScale {
@@ -441,10 +436,14 @@ fn regress(
         .map(|(l, p)| Metrics::regression(l, p, targets))
         .collect();
     let ensemble = Metrics::regression(&ensemble_losses, &ensemble_pred, targets);
-    Evaluation {
-        predictions: Some(predicted.chunks(n.max(1)).map(<[f32]>::to_vec).collect()),
-        targets: Some(targets.to_vec()),
-        ..Evaluation::of(members, Some(ensemble))
+    let evaluation = Evaluation::of(members, Some(ensemble));
+    match keep_predictions {
+        true => Evaluation {
+            predictions: Some(predicted.chunks(n.max(1)).map(<[f32]>::to_vec).collect()),
+            targets: Some(targets.to_vec()),
+            ..evaluation
+        },
+        false => evaluation,
     }
 }
 

@@ -35,9 +35,6 @@ pub use pair::{Shape, TrainedPair, Turn};
 struct Scored {
     fitness: f64,
     validation: Metrics,
-    sample_gradients: u64,
-    turns: Vec<Turn>,
-    params: [usize; 2],
 }
 
 /// The best pair so far, kept in the host.
@@ -160,9 +157,6 @@ impl CoDeepNet {
         self.scored.push(Scored {
             fitness,
             validation: pair.validation.clone(),
-            sample_gradients: pair.sample_gradients,
-            turns: pair.turns.clone(),
-            params: pair.params,
         });
         let better = self.champion.as_ref().is_none_or(|c| fitness > c.fitness);
         if better {
