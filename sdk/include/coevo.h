@@ -51,9 +51,10 @@ extern "C" {
  * Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
  * version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`, and
  * a hook's description (JSON) gained `returns_schema`, which older hosts ignore; 1.3 appended
- * `evaluate_samples` and `train_samples`, and a train report gained `samples`.
+ * `evaluate_samples` and `train_samples`, and a train report gained `samples`; 1.4 appended
+ * `model_compact`, and a model's description (JSON) gained `units`.
  */
-#define COEVO_ABI_MINOR 3
+#define COEVO_ABI_MINOR 4
 
 /**
  * Blend coefficients: one per model.
@@ -310,6 +311,12 @@ typedef struct coevo_host {
                                   uint8_t *correct,
                                   size_t len,
                                   char **out_json);
+    /**
+     * Since 1.4. A new model: `model` without its dead units (channels or features whose
+     * weights, bias and batch norm scale and shift are all zero), physically smaller, with the
+     * layers that read them narrowed to match; it computes what `model` computes.
+     */
+    coevo_status (*model_compact)(coevo_host_context *ctx, coevo_model model, coevo_model *out);
 } coevo_host;
 
 /**

@@ -25,8 +25,9 @@ pub const ABI_MAJOR: u32 = 1;
 /// Minor version: a host loads plugins whose minor is at most its own. 1.0 is the first
 /// version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`, and
 /// a hook's description (JSON) gained `returns_schema`, which older hosts ignore; 1.3 appended
-/// `evaluate_samples` and `train_samples`, and a train report gained `samples`.
-pub const ABI_MINOR: u32 = 3;
+/// `evaluate_samples` and `train_samples`, and a train report gained `samples`; 1.4 appended
+/// `model_compact`, and a model's description (JSON) gained `units`.
+pub const ABI_MINOR: u32 = 4;
 /// The symbol every plugin exports, of type [`EntryFn`]. cbindgen cannot write a string
 /// constant, so `cbindgen.toml` writes `COEVO_ENTRY_SYMBOL`, and the header test checks it.
 pub const ENTRY_SYMBOL: &str = "coevo_plugin_entry";
@@ -267,6 +268,12 @@ pub struct HostTable {
             out_json: *mut *mut c_char,
         ) -> Status,
     >,
+    /// Since 1.4. A new model: `model` without its dead units (channels or features whose
+    /// weights, bias and batch norm scale and shift are all zero), physically smaller, with the
+    /// layers that read them narrowed to match; it computes what `model` computes.
+    pub model_compact: Option<
+        unsafe extern "C" fn(ctx: *mut HostContext, model: ModelId, out: *mut ModelId) -> Status,
+    >,
 }
 
 /// cbindgen:ignore
@@ -279,6 +286,8 @@ impl HostTable {
     pub const V1_2_SIZE: u32 = table_size(24);
     /// Bytes of a 1.3 table: 1.2, `evaluate_samples` and `train_samples`.
     pub const V1_3_SIZE: u32 = table_size(26);
+    /// Bytes of a 1.4 table: 1.3 and `model_compact`.
+    pub const V1_4_SIZE: u32 = table_size(27);
 }
 
 /// Opaque plugin state.
@@ -400,8 +409,12 @@ mod tests {
             HostTable::V1_3_SIZE as usize,
             offset_of!(HostTable, train_samples) + size_of::<AnyFn>()
         );
-        // Nothing appended since 1.3: today's table is the 1.3 table.
-        assert_eq!(size_of::<HostTable>(), HostTable::V1_3_SIZE as usize);
+        assert_eq!(
+            HostTable::V1_4_SIZE as usize,
+            offset_of!(HostTable, model_compact) + size_of::<AnyFn>()
+        );
+        // Nothing appended since 1.4: today's table is the 1.4 table.
+        assert_eq!(size_of::<HostTable>(), HostTable::V1_4_SIZE as usize);
     }
 
     #[test]
@@ -424,6 +437,7 @@ mod tests {
         assert_eq!(HostTable::V1_1_SIZE, 200);
         assert_eq!(HostTable::V1_2_SIZE, 208);
         assert_eq!(HostTable::V1_3_SIZE, 224);
+        assert_eq!(HostTable::V1_4_SIZE, 232);
         assert_eq!(PluginDescriptor::V1_0_SIZE, 104);
         assert_eq!(PluginDescriptor::V1_1_SIZE, 104);
     }

@@ -249,6 +249,24 @@ impl Host {
         Ok(copied)
     }
 
+    /// A new model: `model` without its dead units (channels or features whose weights, bias
+    /// and batch norm scale and shift are all zero), physically smaller and computing what
+    /// `model` computes. Needs a host of ABI 1.4 or later; an older one answers
+    /// [`ffi::STATUS_UNSUPPORTED`].
+    pub fn compact(&self, model: ModelId) -> Result<ModelId, HostError> {
+        let Some(compact) = self.raw().model_compact else {
+            return Err(error(
+                ffi::STATUS_UNSUPPORTED,
+                "this host predates ABI 1.4 and cannot compact models",
+            ));
+        };
+        let ctx = self.raw().ctx;
+        let mut id = 0;
+        // SAFETY: valid out-pointer.
+        self.check(unsafe { compact(ctx, model, &mut id) })?;
+        Ok(id)
+    }
+
     /// A new model: `model` with its hidden units reordered to match `reference`'s (weight
     /// matching), ready to be blended with it. Needs a host of ABI 1.1 or later; an older one
     /// answers [`ffi::STATUS_UNSUPPORTED`].
@@ -624,6 +642,26 @@ mod tests {
             .expect_err("1.1 has no transfer");
         assert_eq!(error.status, ffi::STATUS_UNSUPPORTED);
         assert!(error.message.contains("1.2"), "{}", error.message);
+    }
+
+    #[test]
+    fn compact_is_refused_by_a_1_3_host() {
+        let mock = MockHost::new();
+        let model = mock
+            .host()
+            .create_model(&serde_json::json!({"params": 4}), 1)
+            .unwrap();
+        let copy = mock.host().compact(model).expect("a 1.4 table has it");
+        assert_eq!(mock.params(copy).unwrap(), mock.params(model).unwrap());
+        // SAFETY: the mock's table is live for the test.
+        let mut old = unsafe { *mock.table() };
+        old.abi_minor = 3;
+        old.size = HostTable::V1_3_SIZE;
+        // SAFETY: `old` lives until the end of the test.
+        let old_host = unsafe { Host::from_raw(&old) }.expect("a 1.3 table is accepted");
+        let error = old_host.compact(model).expect_err("1.3 has no compaction");
+        assert_eq!(error.status, ffi::STATUS_UNSUPPORTED);
+        assert!(error.message.contains("1.4"), "{}", error.message);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{Global, output, progress};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// A model preset (mlp, lenet5, vgg9, resnet20, resnet56, cnn1d).
+    /// A model preset (mlp, lenet300_100, lenet5, vgg9, resnet20, resnet56, cnn1d).
     #[arg(long, default_value = "lenet5", conflicts_with = "spec")]
     model: String,
     /// A model spec as a JSON file, instead of a preset.

@@ -51,6 +51,7 @@ mod tests {
             shape,
             role,
             layer: 0,
+            positions: 1,
         }
     }
 

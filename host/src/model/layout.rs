@@ -104,6 +104,9 @@ pub struct ParamEntry {
     pub role: ParamRole,
     /// Index of the layer it belongs to in [`Layout::layers`].
     pub layer: usize,
+    /// Output positions each value acts at per sample: a convolution's output length or area
+    /// (batch norm's too), 1 for a linear layer. A weight's multiply-adds per sample.
+    pub positions: usize,
 }
 
 impl ParamEntry {
@@ -330,7 +333,7 @@ impl Builder {
                 };
                 let l = conv_out(l, kernel, stride, padding).map_err(fail)?;
                 positive(out, "out").map_err(fail)?;
-                let (weight, bias) = self.weights(name, vec![out, c, kernel], bias);
+                let (weight, bias) = self.weights(name, vec![out, c, kernel], bias, l);
                 Ok((
                     Step::Conv1d {
                         weight,
@@ -357,7 +360,7 @@ impl Builder {
                 let h = conv_out(h, kernel, stride, padding).map_err(fail)?;
                 let w = conv_out(w, kernel, stride, padding).map_err(fail)?;
                 positive(out, "out").map_err(fail)?;
-                let (weight, bias) = self.weights(name, vec![out, c, kernel, kernel], bias);
+                let (weight, bias) = self.weights(name, vec![out, c, kernel, kernel], bias, h * w);
                 let step = Step::Conv2d {
                     weight,
                     bias,
@@ -410,9 +413,12 @@ impl Builder {
                     )));
                 }
                 let c = shape.channels();
+                let positions = shape.numel() / c.max(1);
                 let layer = self.new_layer(name);
                 let scale = self.param(format!("{name}.weight"), vec![c], ParamRole::Scale, layer);
                 let shift = self.param(format!("{name}.bias"), vec![c], ParamRole::Shift, layer);
+                self.params[scale].positions = positions;
+                self.params[shift].positions = positions;
                 let mean = self.buffer(format!("{name}.running_mean"), c, 0, layer);
                 let var = self.buffer(format!("{name}.running_var"), c, 1, layer);
                 Ok((
@@ -441,7 +447,7 @@ impl Builder {
                     )));
                 };
                 positive(out, "out").map_err(fail)?;
-                let (weight, bias) = self.weights(name, vec![out, inputs], bias);
+                let (weight, bias) = self.weights(name, vec![out, inputs], bias, 1);
                 Ok((
                     Step::Linear {
                         weight,
@@ -507,7 +513,13 @@ impl Builder {
     }
 
     /// A weight of `shape` (`[out, in, kernel...]`) and an optional bias.
-    fn weights(&mut self, name: &str, shape: Vec<usize>, bias: bool) -> (usize, Option<usize>) {
+    fn weights(
+        &mut self,
+        name: &str,
+        shape: Vec<usize>,
+        bias: bool,
+        positions: usize,
+    ) -> (usize, Option<usize>) {
         let layer = self.new_layer(name);
         let receptive: usize = shape[2..].iter().product();
         let fan_in = shape[1] * receptive;
@@ -523,6 +535,9 @@ impl Builder {
                 layer,
             )
         });
+        for index in std::iter::once(weight).chain(bias) {
+            self.params[index].positions = positions;
+        }
         (weight, bias)
     }
 
@@ -532,6 +547,7 @@ impl Builder {
             shape,
             role,
             layer,
+            positions: 1,
         });
         self.params.len() - 1
     }

@@ -6,6 +6,10 @@ use super::spec::{Init, Layer, ModelSpec};
 pub const PRESETS: &[(&str, &str)] = &[
     ("mlp", "two hidden layers of 256 and 128 ReLU units"),
     (
+        "lenet300_100",
+        "LeCun et al.'s LeNet-300-100: two hidden layers of 300 and 100 ReLU units",
+    ),
+    (
         "lenet5",
         "LeNet-5 as in Table S1 of Brazowski & Schneidman: conv 6@5x5, pool, conv 16@5x5, pool, conv 120@5x5, fc 84, fc",
     ),
@@ -32,7 +36,9 @@ pub const PRESETS: &[(&str, &str)] = &[
 #[non_exhaustive]
 pub enum PresetError {
     /// No preset of that name.
-    #[error("unknown model preset `{0}`; presets: mlp, lenet5, vgg9, resnet20, resnet56, cnn1d")]
+    #[error(
+        "unknown model preset `{0}`; presets: mlp, lenet300_100, lenet5, vgg9, resnet20, resnet56, cnn1d"
+    )]
     Unknown(String),
     /// A width multiplier that is not a positive number.
     #[error("width {0}: a preset's width multiplier must be a positive number")]
@@ -60,7 +66,8 @@ pub fn preset(name: &str, input: &[usize], outputs: usize) -> Result<ModelSpec, 
         }),
     };
     let mut spec = match name {
-        "mlp" => ModelSpec::new(input.to_vec(), mlp(outputs)),
+        "mlp" => ModelSpec::new(input.to_vec(), mlp(256, 128, outputs)),
+        "lenet300_100" => ModelSpec::new(input.to_vec(), mlp(300, 100, outputs)),
         "lenet5" => {
             image("an image [C, H, W]")?;
             let mut spec = ModelSpec::new(input.to_vec(), lenet5(input, outputs));
@@ -160,12 +167,12 @@ fn linear(out: usize) -> Layer {
     Layer::Linear { out, bias: true }
 }
 
-fn mlp(outputs: usize) -> Vec<Layer> {
+fn mlp(first: usize, second: usize, outputs: usize) -> Vec<Layer> {
     vec![
         Layer::Flatten,
-        linear(256),
+        linear(first),
         Layer::Relu,
-        linear(128),
+        linear(second),
         Layer::Relu,
         linear(outputs),
     ]
@@ -282,6 +289,8 @@ mod tests {
         assert_eq!(count("lenet5", &[3, 32, 32], 10), 62_006);
         // The same network on 28x28 Fashion-MNIST, padded in the first convolution.
         assert_eq!(count("lenet5", &[1, 28, 28], 10), 61_706);
+        // LeNet-300-100 on 28x28: 235,500 + 30,100 + 1,010 (Han et al.'s 267K).
+        assert_eq!(count("lenet300_100", &[1, 28, 28], 10), 266_610);
         // He et al.'s 0.27M and 0.85M (269,722 and 853,018 with identity shortcuts), plus
         // 2,752 for the two projection shortcuts (1x1 conv and batch norm).
         assert_eq!(count("resnet20", &[3, 32, 32], 10), 269_722 + 2_752);

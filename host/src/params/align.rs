@@ -27,22 +27,28 @@ const MAX_PASSES: usize = 100;
 
 /// One axis of one tensor that a group reorders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Axis {
+pub(super) struct Axis {
     /// The tensor: a parameter index, or a buffer index when `buffer` is set.
-    tensor: usize,
-    buffer: bool,
+    pub(super) tensor: usize,
+    pub(super) buffer: bool,
     /// The axis of the tensor's shape.
-    axis: usize,
+    pub(super) axis: usize,
     /// Consecutive values along the axis per unit (more than 1 for a linear layer's inputs
     /// after a flatten: one unit is a channel's whole feature map).
-    block: usize,
+    pub(super) block: usize,
+    /// Whether the values along this axis compute the unit (a weight's outputs, a bias, batch
+    /// norm's scale and shift) rather than read it or follow it (running statistics).
+    pub(super) writes: bool,
 }
 
 /// The groups of a layout: their sizes and the tensor axes each one reorders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermutationSpec {
-    sizes: Vec<usize>,
-    axes: Vec<Vec<Axis>>,
+    pub(super) sizes: Vec<usize>,
+    pub(super) axes: Vec<Vec<Axis>>,
+    /// Per group: whether a unit whose writing values are all zero outputs zero. A sigmoid
+    /// between the unit and its readers makes zero into a half.
+    pub(super) keeps_zero: Vec<bool>,
 }
 
 /// Where the activation flowing through the network stands during the walk.
@@ -63,6 +69,8 @@ struct Builder<'a> {
     uses: Vec<(usize, Axis)>,
     /// Groups tied to the network's input or output.
     fixed: Vec<usize>,
+    /// Groups a sigmoid reads.
+    lifted: Vec<usize>,
 }
 
 impl Builder<'_> {
@@ -95,11 +103,14 @@ impl Builder<'_> {
         block: usize,
     ) {
         if let Some(g) = group {
+            // Running statistics follow a unit; a weight's input axis reads it.
+            let writes = !buffer && axis == 0;
             let axis = Axis {
                 tensor,
                 buffer,
                 axis,
                 block,
+                writes,
             };
             self.uses.push((g, axis));
         }
@@ -196,8 +207,11 @@ impl Builder<'_> {
                 | Step::Relu
                 | Step::LeakyRelu { .. }
                 | Step::Tanh
-                | Step::Sigmoid
                 | Step::Gelu => flow,
+                Step::Sigmoid => {
+                    self.lifted.extend(flow.group);
+                    flow
+                }
             };
         }
         flow
@@ -213,6 +227,7 @@ impl PermutationSpec {
             sizes: Vec::new(),
             uses: Vec::new(),
             fixed: Vec::new(),
+            lifted: Vec::new(),
         };
         let start = Flow {
             group: None,
@@ -228,9 +243,13 @@ impl PermutationSpec {
             .map(|g| builder.find(g))
             .collect();
         let mut index: Vec<Option<usize>> = vec![None; builder.sizes.len()];
+        let lifted: Vec<usize> = (builder.lifted.clone().into_iter())
+            .map(|g| builder.find(g))
+            .collect();
         let mut spec = Self {
             sizes: Vec::new(),
             axes: Vec::new(),
+            keeps_zero: Vec::new(),
         };
         for (g, axis) in builder.uses.clone() {
             let root = builder.find(g);
@@ -240,6 +259,7 @@ impl PermutationSpec {
             let id = *index[root].get_or_insert_with(|| {
                 spec.sizes.push(builder.sizes[root]);
                 spec.axes.push(Vec::new());
+                spec.keeps_zero.push(!lifted.contains(&root));
                 spec.sizes.len() - 1
             });
             spec.axes[id].push(axis);
@@ -332,9 +352,9 @@ impl PermutationSpec {
 
 /// One tensor's values with its shape, on the host.
 #[derive(Debug, Clone, PartialEq)]
-struct Tensor {
-    values: Vec<f32>,
-    shape: Vec<usize>,
+pub(super) struct Tensor {
+    pub(super) values: Vec<f32>,
+    pub(super) shape: Vec<usize>,
 }
 
 impl Tensor {
@@ -345,8 +365,9 @@ impl Tensor {
         (outer, self.shape[axis], inner)
     }
 
-    /// The values reordered along `axis`: place `u` gets unit `perm[u]`.
-    fn permuted(&self, axis: Axis, perm: &[usize]) -> Self {
+    /// The values reordered along `axis`: place `u` gets unit `perm[u]`. `perm` may also
+    /// name fewer units than the axis has, to keep only those.
+    pub(super) fn permuted(&self, axis: Axis, perm: &[usize]) -> Self {
         let (outer, along, inner) = self.split(axis.axis);
         let block = axis.block * inner;
         let mut values = Vec::with_capacity(self.values.len());
@@ -357,14 +378,13 @@ impl Tensor {
                 values.extend_from_slice(&self.values[start..start + block]);
             }
         }
-        Self {
-            values,
-            shape: self.shape.clone(),
-        }
+        let mut shape = self.shape.clone();
+        shape[axis.axis] = perm.len() * axis.block;
+        Self { values, shape }
     }
 
     /// The values as rows, one per unit of `axis` (each row holds everything else).
-    fn unit_rows(&self, axis: &Axis) -> Vec<f32> {
+    pub(super) fn unit_rows(&self, axis: &Axis) -> Vec<f32> {
         let (outer, along, inner) = self.split(axis.axis);
         let units = along / axis.block;
         let block = axis.block * inner;

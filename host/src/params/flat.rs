@@ -24,6 +24,8 @@ pub struct ParamSlot {
     pub len: usize,
     /// The layer it belongs to (index into `Layout::layers`).
     pub layer: usize,
+    /// Output positions each value acts at per sample (see [`crate::model::ParamEntry`]).
+    pub positions: usize,
 }
 
 impl Model {
@@ -40,6 +42,7 @@ impl Model {
                     offset,
                     len: entry.numel(),
                     layer: entry.layer,
+                    positions: entry.positions,
                 };
                 offset += slot.len;
                 slot

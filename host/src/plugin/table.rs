@@ -75,6 +75,7 @@ impl PluginHost {
             params_transfer: Some(params_transfer),
             evaluate_samples: Some(evaluate_samples),
             train_samples: Some(train_samples),
+            model_compact: Some(model_compact),
         });
         Self { cell, table }
     }
@@ -571,5 +572,16 @@ unsafe extern "C" fn params_transfer(
     serve(ctx, |c| {
         let copied = c.state.borrow_mut().transfer(from, to)?;
         put(out, copied.values as u64)
+    })
+}
+
+unsafe extern "C" fn model_compact(
+    ctx: *mut HostContext,
+    model: ModelId,
+    out: *mut ModelId,
+) -> Status {
+    serve(ctx, |c| {
+        let id = c.state.borrow_mut().compact(model)?;
+        put(out, id)
     })
 }

@@ -198,6 +198,14 @@ impl Session {
         Ok(self.insert_model(aligned))
     }
 
+    /// A new model: `id` without its dead units, physically smaller and computing the same
+    /// outputs (see [`params::compact`]). Its optimiser state starts afresh, as a clone's does.
+    pub fn compact(&mut self, id: ModelId) -> Result<ModelId> {
+        let compacted =
+            params::compact(self.model(id)?).map_err(|e| ServiceError::invalid(e.to_string()))?;
+        Ok(self.insert_model(compacted.model))
+    }
+
     /// Frees model `id` and every optimiser state it trained under.
     pub fn free_model(&mut self, id: ModelId) -> Result<()> {
         self.models
@@ -207,7 +215,8 @@ impl Session {
         Ok(())
     }
 
-    /// What a plugin may know of a model: its spec, size, layers and parameter tensors.
+    /// What a plugin may know of a model: its spec, size, layers, parameter tensors and the
+    /// output units (clusters) of its convolutions and linear layers.
     pub fn model_spec(&self, id: ModelId) -> Result<Value> {
         let model = self.model(id)?;
         Ok(json!({
@@ -215,6 +224,7 @@ impl Session {
             "params": model.param_count(),
             "layers": model.layout().layers,
             "tensors": model.param_slots(),
+            "units": params::unit_layers(model.layout()),
         }))
     }
 

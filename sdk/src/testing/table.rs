@@ -44,6 +44,7 @@ pub(super) fn host_table(state: &RefCell<State>) -> HostTable {
         params_transfer: Some(params_transfer),
         evaluate_samples: Some(evaluate_samples),
         train_samples: Some(train_samples),
+        model_compact: Some(model_compact),
     }
 }
 
@@ -741,6 +742,16 @@ unsafe extern "C" fn model_align(
     _reference: ModelId,
     model: ModelId,
     _seed: u64,
+    out: *mut ModelId,
+) -> Status {
+    // SAFETY: forwarded as received.
+    unsafe { model_clone(ctx, model, out) }
+}
+
+/// The mock's models have no units to remove: a compacted model is a copy.
+unsafe extern "C" fn model_compact(
+    ctx: *mut HostContext,
+    model: ModelId,
     out: *mut ModelId,
 ) -> Status {
     // SAFETY: forwarded as received.

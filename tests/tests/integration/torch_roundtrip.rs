@@ -9,14 +9,11 @@ use coevo::model::{Model, preset};
 use coevo::tensors::to_f32;
 use coevo_tests::{repo_root, torch_python};
 
-#[test]
-fn safetensors_round_trip_with_pytorch() {
-    let Some(python) = torch_python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let device = Device::flex();
-    // ResNet-20 on small images: convolutions, batch norm, residual blocks with projections.
+/// ResNet-20 on small images (convolutions, batch norm, residual blocks with projections),
+/// with running statistics other than 0 and 1, so that loading them is tested too.
+fn resnet(device: &Device) -> Model {
     let spec = preset("resnet20", &[3, 12, 12], 10).unwrap();
-    let base = Model::new(spec.clone(), &device, 3).unwrap();
+    let base = Model::new(spec.clone(), device, 3).unwrap();
     // Running statistics other than 0 and 1, so that loading them is tested too.
     let layout = base.layout().clone();
     let buffers: Vec<Vec<f32>> = layout
@@ -36,9 +33,36 @@ fn safetensors_round_trip_with_pytorch() {
         })
         .collect();
     let params: Vec<Vec<f32>> = base.params().iter().map(|p| to_f32(p.clone())).collect();
-    let model = Model::from_values(spec.clone(), 1, params, buffers, &device).unwrap();
+    Model::from_values(spec, 1, params, buffers, device).unwrap()
+}
+
+#[test]
+fn safetensors_round_trip_with_pytorch() {
+    let device = Device::flex();
+    round_trip(&resnet(&device));
+}
+
+#[test]
+fn a_compacted_network_loads_in_pytorch_and_computes_the_same() {
+    let device = Device::flex();
+    let mut model = resnet(&device);
+    // Every other output channel of every convolution, with its bias and batch norm.
+    let mask = coevo::params::dropping_units(&model, |_, u| u % 2 == 1);
+    model.set_flat_mask(&mask).unwrap();
+    let compacted = coevo::params::compact(&model).unwrap().model;
+    assert!(compacted.param_count() < model.param_count() / 2);
+    round_trip(&compacted);
+}
+
+/// `model` saved as safetensors loads strictly into the PyTorch module its spec describes,
+/// which computes what coevo computes; PyTorch's state dict loads back.
+fn round_trip(model: &Model) {
+    let Some(python) = torch_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let device = model.device().clone();
+    let spec = model.spec().clone();
     let weights = dir.path().join("coevo.safetensors");
-    checkpoint::save(&model, &weights).unwrap();
+    checkpoint::save(model, &weights).unwrap();
 
     let x = Tensor::<2>::random([5, 3 * 12 * 12], Distribution::Normal(0.0, 1.0), &device);
     let input = NamedTensors {

@@ -2,6 +2,7 @@
 
 mod codeepnet;
 mod colearn;
+mod compact;
 mod mega;
 mod plugin;
 mod script;
@@ -26,6 +27,9 @@ pub enum BenchCommand {
     /// Time one Co-DeepNet generation through the plugin against its networks trained one by
     /// one, and an ElasticNet fit.
     Codeepnet(codeepnet::CoDeepNetBenchArgs),
+    /// Time inference of a network with dropped clusters, masked against compacted, beside
+    /// the FLOP reduction.
+    Compact(compact::CompactBenchArgs),
     /// Time a script hook call, and a script reload from save to the new definition running.
     Script(script::ScriptArgs),
 }
@@ -39,5 +43,6 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
         BenchCommand::Script(args) => script::run(args, global),
         BenchCommand::Colearn(args) => colearn::run(args, global),
         BenchCommand::Codeepnet(args) => codeepnet::run(args, global),
+        BenchCommand::Compact(args) => compact::run(args, global),
     }
 }

@@ -69,6 +69,15 @@ pub fn register(engine: &mut Engine, state: &Shared) {
         })
     });
     let s = state.clone();
+    engine.register_fn("compact", move |id: INT| -> Rr<Dynamic> {
+        journaled(&s, "compact", |st, _, _| {
+            st.host_mut()
+                .compact(id as u64)
+                .map(|id| json!(id))
+                .map_err(|e| e.message)
+        })
+    });
+    let s = state.clone();
     engine.register_fn("free_model", move |id: INT| -> Rr<Dynamic> {
         journaled(&s, "free_model", |st, _, _| {
             st.host_mut()
