@@ -66,6 +66,7 @@ conformance! {
     cest_conforms: "cest",
     codeepnet_conforms: "codeepnet",
     colearn_conforms: "colearn",
+    darwin_conforms: "darwin",
     mega_conforms: "mega",
     random_search_conforms: "random-search",
 }

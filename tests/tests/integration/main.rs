@@ -8,6 +8,7 @@ mod cest;
 mod codeepnet;
 mod colearn;
 mod conformance;
+mod darwin;
 mod experiments;
 mod plugins;
 mod torch_roundtrip;
