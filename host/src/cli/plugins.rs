@@ -79,6 +79,14 @@ struct Description {
     schema: Value,
 }
 
+/// What `coevo plugins list` found: the plugins, and every other shared library in the
+/// folders with the reason it was not loaded.
+#[derive(Serialize)]
+struct Listing {
+    plugins: Vec<Description>,
+    not_loaded: Vec<String>,
+}
+
 impl From<&LoadedPlugin> for Description {
     fn from(p: &LoadedPlugin) -> Self {
         Self {
@@ -97,13 +105,19 @@ pub fn run(command: PluginsCommand, global: &Global) -> anyhow::Result<()> {
     match command {
         PluginsCommand::List(path) => {
             let (plugins, errors) = PluginPath::new(&path.plugin_dirs).list();
-            for error in &errors {
-                tracing::warn!("{error}");
-            }
-            let list: Vec<Description> = plugins.iter().map(Description::from).collect();
-            output::emit(global.json, &list, |list| {
-                for p in list {
+            let listing = Listing {
+                plugins: plugins.iter().map(Description::from).collect(),
+                not_loaded: errors.iter().map(ToString::to_string).collect(),
+            };
+            output::emit(global.json, &listing, |listing| {
+                for p in &listing.plugins {
                     println!("{:<16} {:<8} {}", p.name, p.version, p.description);
+                }
+                if !listing.not_loaded.is_empty() {
+                    println!("not loaded:");
+                    for why in &listing.not_loaded {
+                        println!("  {why}");
+                    }
                 }
             })
         }

@@ -44,6 +44,14 @@ impl PluginPath {
 
     /// Files that look like plugin libraries, in search order.
     pub fn candidates(&self) -> Vec<PathBuf> {
+        self.libraries()
+            .into_iter()
+            .filter(|p| is_plugin_file(p))
+            .collect()
+    }
+
+    /// Every shared library in the folders, in search order.
+    fn libraries(&self) -> Vec<PathBuf> {
         let mut files = Vec::new();
         for dir in &self.dirs {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -52,7 +60,7 @@ impl PluginPath {
             let mut found: Vec<PathBuf> = entries
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| is_plugin_file(p))
+                .filter(|p| p.is_file() && is_library(p))
                 .collect();
             found.sort();
             files.extend(found);
@@ -60,16 +68,25 @@ impl PluginPath {
         files
     }
 
-    /// Every plugin found (one per name), and the files that failed to load.
+    /// Every plugin found (one per name), and why every other shared library in the folders
+    /// was not loaded: its name, a missing entry symbol, an ABI mismatch, a name already taken.
     pub fn list(&self) -> (Vec<LoadedPlugin>, Vec<PluginError>) {
         let mut plugins: Vec<LoadedPlugin> = Vec::new();
         let mut errors = Vec::new();
-        for file in self.candidates() {
+        for file in self.libraries() {
+            if !is_plugin_file(&file) {
+                errors.push(PluginError::Unnamed(file));
+                continue;
+            }
             match load(&file) {
-                Ok(plugin) if plugins.iter().all(|p| p.name() != plugin.name()) => {
-                    plugins.push(plugin)
-                }
-                Ok(_) => {}
+                Ok(plugin) => match plugins.iter().find(|p| p.name() == plugin.name()) {
+                    Some(first) => errors.push(PluginError::Shadowed {
+                        name: plugin.name(),
+                        first: first.path.clone(),
+                        path: file,
+                    }),
+                    None => plugins.push(plugin),
+                },
                 Err(e) => errors.push(e),
             }
         }
@@ -98,15 +115,22 @@ impl PluginPath {
     }
 }
 
-/// `libcoevo_plugin_*.so`, `coevo_plugin_*.dll`, `libcoevo_plugin_*.dylib` and plugin files
-/// named by users (anything with a shared-library extension whose name says plugin).
-fn is_plugin_file(path: &Path) -> bool {
-    let name = path
-        .file_name()
+fn file_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let library = [".so", ".dylib", ".dll"]
+        .unwrap_or_default()
+}
+
+/// A shared library by its extension.
+fn is_library(path: &Path) -> bool {
+    let name = file_name(path);
+    [".so", ".dylib", ".dll"]
         .iter()
-        .any(|ext| name.ends_with(ext));
-    library && name.contains("coevo_plugin")
+        .any(|ext| name.ends_with(ext))
+}
+
+/// The naming rule: `libcoevo_plugin_*.so`, `coevo_plugin_*.dll`, `libcoevo_plugin_*.dylib`,
+/// and any shared library a user named with `coevo_plugin` in it.
+fn is_plugin_file(path: &Path) -> bool {
+    is_library(path) && file_name(path).contains("coevo_plugin")
 }

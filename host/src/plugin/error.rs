@@ -22,6 +22,24 @@ pub enum PluginError {
     /// The library exports no `coevo_plugin_entry`.
     #[error("{0}: not a coevo plugin (no `coevo_plugin_entry` symbol)")]
     NoEntry(PathBuf),
+    /// A shared library in a plugin folder whose file name does not say it is a plugin: it
+    /// is not loaded (loading runs a library's initialisers, so folders are not trusted
+    /// wholesale).
+    #[error(
+        "{0}: not loaded: a plugin folder loads only files whose name contains `coevo_plugin` \
+         (libcoevo_plugin_NAME.so, .dylib, coevo_plugin_NAME.dll); rename it, or give its path"
+    )]
+    Unnamed(PathBuf),
+    /// A second plugin of a name already found earlier on the search path.
+    #[error("{path}: not loaded: plugin `{name}` was already found in {first}")]
+    Shadowed {
+        /// The file.
+        path: PathBuf,
+        /// The plugin's name.
+        name: String,
+        /// The file that won.
+        first: PathBuf,
+    },
     /// The descriptor's ABI version is not one this host accepts.
     #[error("{path}: {mismatch}")]
     Version {

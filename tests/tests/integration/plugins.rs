@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use coevo::plugin::{FileWatch, PluginError, PluginRun, load, load_fresh_copy};
+use coevo::plugin::{FileWatch, PluginError, PluginPath, PluginRun, load, load_fresh_copy};
 use coevo_sdk::ffi;
 use coevo_tests::{build_c_plugin, c_compiler, cdylib, tiny_host};
 use serde_json::json;
@@ -208,4 +208,60 @@ fn a_rebuilt_plugin_is_swapped_in_mid_run_with_its_state() {
             .is_err()
     );
     assert_eq!(run.step().unwrap().metrics["variant"], 2);
+}
+
+#[test]
+fn a_plugin_folder_lists_every_library_it_did_not_load_with_the_reason() {
+    let Some(cc) = c_compiler() else { return };
+    let dir = temp();
+    // The C example by its documented name, the same library under a name without the rule,
+    // and a library with no entry symbol under a plugin's name.
+    build_c_plugin(&cc, dir.path(), "libcoevo_plugin_hill.so", &[]);
+    build_c_plugin(&cc, dir.path(), "libbest_init.so", &[]);
+    let empty = dir.path().join("empty.c");
+    std::fs::write(&empty, "int coevo_unrelated(void) { return 1; }\n").unwrap();
+    let status = std::process::Command::new(&cc)
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(dir.path().join("libcoevo_plugin_empty.so"))
+        .arg(&empty)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(dir.path().join("notes.txt"), "not a library").unwrap();
+
+    let (plugins, skipped) = PluginPath::only(vec![dir.path().to_path_buf()]).list();
+    let names: Vec<String> = plugins.iter().map(|p| p.name()).collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(plugins[0].path.ends_with("libcoevo_plugin_hill.so"));
+    let why: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+    assert_eq!(why.len(), 2, "{why:?}");
+    assert!(
+        matches!(&skipped[0], PluginError::Unnamed(p) if p.ends_with("libbest_init.so")),
+        "{why:?}"
+    );
+    assert!(
+        why[0].contains("coevo_plugin"),
+        "the rule is named: {}",
+        why[0]
+    );
+    assert!(
+        matches!(&skipped[1], PluginError::NoEntry(p) if p.ends_with("libcoevo_plugin_empty.so")),
+        "{why:?}"
+    );
+}
+
+#[test]
+fn a_second_plugin_of_a_taken_name_is_listed_as_shadowed() {
+    let Some(cc) = c_compiler() else { return };
+    let (a, b) = (temp(), temp());
+    build_c_plugin(&cc, a.path(), "libcoevo_plugin_hill.so", &[]);
+    build_c_plugin(&cc, b.path(), "libcoevo_plugin_hill2.so", &[]);
+    let (plugins, skipped) =
+        PluginPath::only(vec![a.path().to_path_buf(), b.path().to_path_buf()]).list();
+    assert_eq!(plugins.len(), 1);
+    assert!(plugins[0].path.starts_with(a.path()));
+    assert!(
+        matches!(&skipped[..], [PluginError::Shadowed { path, .. }] if path.starts_with(b.path())),
+        "{skipped:?}"
+    );
 }
