@@ -271,7 +271,7 @@ fn plugin_dir() -> String {
     let status = Command::new(cargo)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .args(["build", "--quiet", "-p", "coevo-plugin-random-search"])
-        .args(["-p", "coevo-plugin-mega"])
+        .args(["-p", "coevo-plugin-mega", "-p", "coevo-plugin-colearn"])
         .status()
         .unwrap();
     assert!(status.success());
@@ -288,11 +288,20 @@ fn plugins_are_listed_described_and_run() {
     let dir = plugin_dir();
     let list = last_json(&coevo(&["plugins", "list", "--plugin-dir", &dir, "--json"]));
     assert!(
-        list.as_array()
+        list["plugins"]
+            .as_array()
             .unwrap()
             .iter()
             .any(|p| p["name"] == "random-search"),
         "{list}"
+    );
+    // Libraries it did not load are listed with their reasons, never dropped.
+    let not_loaded = list["not_loaded"].as_array().unwrap();
+    assert!(
+        not_loaded
+            .iter()
+            .all(|why| why.as_str().is_some_and(|w| w.contains(dir.as_str()))),
+        "each names its file: {list}"
     );
     let show = last_json(&coevo(&[
         "plugins",
@@ -517,15 +526,10 @@ fn a_corrupt_checkpoint_is_reported_and_the_previous_one_is_used() {
 }
 
 #[test]
-fn the_quickstart_experiment_runs_and_says_where_its_report_is() {
+fn the_smoke_experiment_runs_and_says_where_its_report_is() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("quickstart");
-    let run = coevo(&[
-        "run",
-        "scripts/quickstart.rhai",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = dir.path().join("smoke");
+    let run = coevo(&["run", "scripts/smoke.rhai", "--out", out.to_str().unwrap()]);
     assert!(
         run.status.success(),
         "{}",
@@ -557,6 +561,50 @@ fn the_quickstart_experiment_runs_and_says_where_its_report_is() {
         summary["results"]["test_accuracy"].as_f64().unwrap() > 0.8,
         "{summary}"
     );
+}
+
+#[test]
+fn the_quickstart_tour_tables_members_ensemble_and_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir();
+    let out = dir.path().join("tour");
+    let run = coevo(&[
+        "run",
+        "scripts/quickstart.rhai",
+        "--out",
+        out.to_str().unwrap(),
+        "--plugin-dir",
+        &plugins,
+        "--set",
+        "epochs=1",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("report.md"), "{stdout}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let rows = summary["results"]["table"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(
+        names[..3].iter().all(|n| n.starts_with("member")),
+        "{names:?}"
+    );
+    assert!(
+        names[3].starts_with("ensemble") && names[4].contains("MeGA"),
+        "{names:?}"
+    );
+    for row in rows {
+        for split in ["validation", "test"] {
+            let accuracy = row[split].as_f64().unwrap();
+            assert!(accuracy > 0.5 && accuracy <= 1.0, "{row}");
+        }
+    }
+    assert!(out.join("models/merge.safetensors").exists());
 }
 
 #[test]
