@@ -561,6 +561,14 @@ fn the_smoke_experiment_runs_and_says_where_its_report_is() {
         summary["results"]["test_accuracy"].as_f64().unwrap() > 0.8,
         "{summary}"
     );
+    // The loss every few steps draws a curve even in two epochs; validation every epoch;
+    // counters such as the epoch are not plotted.
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let count = |field: &str| metrics.lines().filter(|l| l.contains(field)).count();
+    assert!(count("\"batch_loss\"") >= 10, "{metrics}");
+    assert_eq!(count("\"val_accuracy\""), 2, "{metrics}");
+    assert!(out.join("plots/batch_loss.png").exists());
+    assert!(!out.join("plots/epoch.png").exists());
 }
 
 #[test]

@@ -5,14 +5,19 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 
-/// One series: its name and its (step, value) points.
+/// One series: its name and its (x, value) points.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     /// The metric's name.
     pub name: String,
-    /// Points in step order.
+    /// What x is (`step`, `epoch`, `generation`).
+    pub x: String,
+    /// Points in x order.
     pub points: Vec<(f64, f64)>,
 }
+
+/// Below this many points a line also gets a marker at each.
+const MARKERS_BELOW: usize = 40;
 
 /// Fonts are looked up where systems keep them; without one, plots are drawn without text.
 pub(super) fn font_available() -> bool {
@@ -75,9 +80,17 @@ fn draw<DB: DrawingBackend>(
     let mut chart = builder
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(|e| err(&e))?;
+    let integer_x = points.iter().all(|p| p.0.fract() == 0.0);
+    let x_name = series.first().map_or("step", |s| s.x.as_str());
+    let whole = |x: &f64| format!("{x:.0}");
     let mut mesh = chart.configure_mesh();
+    if integer_x {
+        // Whole numbers only: no tick at epoch 2.5.
+        let span = (x1 - x0).round().max(1.0) as usize;
+        mesh.x_labels(span.min(10) + 1).x_label_formatter(&whole);
+    }
     if text {
-        mesh.x_desc("step");
+        mesh.x_desc(x_name);
     } else {
         mesh.disable_x_axis().disable_y_axis();
     }
@@ -94,6 +107,11 @@ fn draw<DB: DrawingBackend>(
             drawn.label(s.name.clone()).legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
+        }
+        if s.points.len() < MARKERS_BELOW {
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| err(&e))?;
         }
     }
     if text && series.len() > 1 {

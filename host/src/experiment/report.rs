@@ -88,8 +88,12 @@ pub fn write(run: &RunDir) -> Result<PathBuf, String> {
             max
         );
     }
-    // A single point is a number, not a curve: the table above has it.
-    for s in series.values().filter(|s| s.points.len() > 1) {
+    // A single point is a number, not a curve, and a counter a staircase: the table above
+    // has both.
+    for s in series
+        .values()
+        .filter(|s| s.points.len() > 1 && !is_counter(s))
+    {
         let stem = plots.join(sanitise(&s.name));
         line_plot(std::slice::from_ref(s), &s.name, &stem)?;
         let file = stem
@@ -129,36 +133,79 @@ fn figures(run: &RunDir, text: &mut String) {
     }
 }
 
-/// Numeric fields of the metric records as series over `step`, by name (a plugin's records
-/// are prefixed with the plugin's name).
+/// Fields that say where a record is rather than what was measured: they are the x of the
+/// others, never plotted against step themselves.
+const POSITIONS: [&str; 6] = [
+    "step",
+    "plugin",
+    "plugin_step",
+    "epoch",
+    "batch_epoch",
+    "generation",
+];
+
+/// Numeric fields of the metric records as series by name (a plugin's records are prefixed
+/// with the plugin's name), each over the position its records give: the fraction of epochs
+/// for the loss every few steps, the epoch for what training logs after each epoch, the
+/// generation for a search's records, else the step. A position that starts again (a second
+/// training call's epoch 1) continues from where the last one ended, so a run reads left to
+/// right.
 fn collect(records: &[Value]) -> BTreeMap<String, Series> {
     let mut series: BTreeMap<String, Series> = BTreeMap::new();
+    // Per series: the offset added to its position, and the last raw position.
+    let mut offsets: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     for record in records {
         let Some(step) = record["step"].as_f64() else {
             continue;
+        };
+        let (x_name, raw) = ["batch_epoch", "epoch", "generation"]
+            .into_iter()
+            .find_map(|k| record[k].as_f64().map(|v| (k, v)))
+            .unwrap_or(("step", step));
+        let x_name = if x_name == "batch_epoch" {
+            "epoch"
+        } else {
+            x_name
         };
         let prefix = record["plugin"]
             .as_str()
             .map(|p| format!("{p}."))
             .unwrap_or_default();
         for (key, value) in record.as_object().into_iter().flatten() {
-            if matches!(key.as_str(), "step" | "plugin" | "plugin_step") {
+            if POSITIONS.contains(&key.as_str()) {
                 continue;
             }
             if let Some(v) = value.as_f64().filter(|v| v.is_finite()) {
                 let name = format!("{prefix}{key}");
+                let (offset, last) = offsets
+                    .entry(name.clone())
+                    .or_insert((0.0, f64::NEG_INFINITY));
+                if raw < *last {
+                    *offset += *last;
+                }
+                *last = raw;
+                let x = *offset + raw;
                 series
                     .entry(name.clone())
                     .or_insert_with(|| Series {
                         name,
+                        x: x_name.to_string(),
                         points: Vec::new(),
                     })
                     .points
-                    .push((step, v));
+                    .push((x, v));
             }
         }
     }
     series
+}
+
+/// A count that only grows in whole numbers (samples seen, networks trained): the table has
+/// its last value, and a plot of it would show a staircase.
+fn is_counter(series: &Series) -> bool {
+    let values = series.points.iter().map(|p| p.1);
+    values.clone().all(|v| v.fract() == 0.0)
+        && values.clone().zip(values.skip(1)).all(|(a, b)| b >= a)
 }
 
 fn sanitise(name: &str) -> String {
@@ -171,4 +218,42 @@ fn sanitise(name: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn epochs_are_the_x_of_what_training_logs_and_a_second_call_continues_them() {
+        let records: Vec<Value> = [1, 2, 1, 2]
+            .iter()
+            .enumerate()
+            .map(|(step, &epoch)| json!({"step": step, "epoch": epoch, "train_loss": 1.0 / (step + 1) as f64}))
+            .collect();
+        let series = collect(&records);
+        assert!(!series.contains_key("epoch"), "a position is not a metric");
+        let loss = &series["train_loss"];
+        assert_eq!(loss.x, "epoch");
+        let xs: Vec<f64> = loss.points.iter().map(|p| p.0).collect();
+        assert_eq!(xs, vec![1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn counters_are_tabled_not_plotted() {
+        let series = |values: &[f64]| Series {
+            name: "n".into(),
+            x: "step".into(),
+            points: values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i as f64, v))
+                .collect(),
+        };
+        assert!(is_counter(&series(&[1.0, 2.0, 2.0, 5.0])));
+        assert!(!is_counter(&series(&[1.0, 2.5, 3.0])), "not whole numbers");
+        assert!(!is_counter(&series(&[5.0, 3.0, 4.0])), "falls");
+    }
 }

@@ -86,7 +86,12 @@ struct TestOptions {
     features_from: Option<coevo_sdk::FeatureSource>,
 }
 
-/// Trains `ids` as one stack through the session, with a checkpoint after each epoch.
+/// Points of the training loss a `train` call logs, about.
+const LOSS_POINTS: usize = 50;
+
+/// Trains `ids` as one stack through the session, with a checkpoint after each epoch; logs
+/// the loss every few steps and, after each epoch, its mean, the learning rate and the
+/// validation metrics (over members, when several train together).
 fn train(
     st: &mut RunState,
     call: u64,
@@ -99,20 +104,62 @@ fn train(
         Some(_) => Continue::InterruptedCall,
         None => Continue::NewCall,
     };
+    let epochs = spec.epochs.max(1);
     let mut run = st
         .host()
         .start_training(ids, spec, subset, mode)
         .map_err(|e| e.message)?;
+    let validation = st.host().dataset_info().map_or(0, |d| d.validation) > 0;
     while !run.finished() {
+        // The loss of the last steps, about LOSS_POINTS times over the call, so that a short
+        // run still draws a curve.
+        let mut points: Vec<(usize, f64)> = Vec::new();
+        let mut last = 0;
         let report = st
             .host_mut()
-            .train_epoch(&mut run, &mut |_| {})
+            .train_epoch(&mut run, &mut |p| {
+                let every = (p.steps_in_epoch * epochs / LOSS_POINTS).max(1);
+                let end = p.step_in_epoch == p.steps_in_epoch;
+                if let (Some(loss), true) = (p.loss, end || p.step_in_epoch - last >= every) {
+                    points.push((p.step_in_epoch, loss));
+                    last = p.step_in_epoch;
+                }
+            })
             .map_err(|e| e.message)?;
+        let steps = report.steps.max(1) as f64;
+        for (step, loss) in points {
+            let mut values = serde_json::Map::new();
+            values.insert("batch_loss".into(), json!(loss));
+            let at = (report.epoch - 1) as f64 + step as f64 / steps;
+            values.insert("batch_epoch".into(), json!(at));
+            st.log_metrics(&values)?;
+        }
         let mean = report.train_loss.iter().sum::<f64>() / report.train_loss.len().max(1) as f64;
         let mut values = serde_json::Map::new();
         values.insert("epoch".into(), json!(report.epoch));
         values.insert("train_loss".into(), json!(mean));
         values.insert("lr".into(), json!(report.lr));
+        if validation {
+            let spec = EvalSpec::default();
+            let evaluation = st
+                .host()
+                .evaluate(ids, &spec, false, false)
+                .map_err(|e| e.message)?;
+            let members = &evaluation.metrics.members;
+            let mean_of = |f: fn(&coevo_sdk::Metrics) -> Option<f64>| {
+                let v: Vec<f64> = members.iter().filter_map(f).collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+            };
+            values.insert("val_loss".into(), json!(mean_of(|m| Some(m.loss))));
+            for (name, value) in [
+                ("val_accuracy", mean_of(|m| m.accuracy)),
+                ("val_mae", mean_of(|m| m.mae)),
+            ] {
+                if let Some(v) = value {
+                    values.insert(name.into(), json!(v));
+                }
+            }
+        }
         st.log_metrics(&values)?;
         let progress = InProgress {
             call,
