@@ -892,3 +892,44 @@ fn scripts_train_on_subsets_transfer_weights_and_blend_per_layer() {
     );
     assert!(results["layered"].as_f64().is_some(), "{results}");
 }
+
+#[test]
+fn a_comparison_report_overlays_the_metrics_of_two_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<String> = ["0.05", "0.02"]
+        .iter()
+        .map(|lr| {
+            let out = dir.path().join(format!("lr-{lr}"));
+            let run = coevo(&[
+                "run",
+                "scripts/smoke.rhai",
+                "--out",
+                out.to_str().unwrap(),
+                "--set",
+                "epochs=1",
+                "--set",
+                &format!("lr={lr}"),
+            ]);
+            assert!(
+                run.status.success(),
+                "{}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            out.display().to_string()
+        })
+        .collect();
+    let out = dir.path().join("both");
+    let report = coevo(&["report", &runs[0], &runs[1], "--out", out.to_str().unwrap()]);
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let text = std::fs::read_to_string(out.join("comparison.md")).unwrap();
+    assert!(
+        text.contains("lr-0.05") && text.contains("lr-0.02"),
+        "{text}"
+    );
+    assert!(text.contains("| test_accuracy |"), "{text}");
+    assert!(out.join("plots/batch_loss.png").exists() && out.join("plots/batch_loss.svg").exists());
+}

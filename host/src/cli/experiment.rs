@@ -53,8 +53,12 @@ pub struct ResumeArgs {
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The run directory.
-    run: PathBuf,
+    /// The run directory; with several, a comparison of them.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// Where a comparison is written (default: `comparison` beside the first run).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Ctrl-C asks the run to stop at its next step boundary, after a checkpoint.
@@ -109,10 +113,23 @@ fn finish(outcome: &Outcome, global: &Global) -> anyhow::Result<()> {
 }
 
 pub fn report(args: ReportArgs, global: &Global) -> anyhow::Result<()> {
-    let run = RunDir::open(&args.run)?;
-    let path = experiment::report::write(&run)
-        .map_err(anyhow::Error::msg)
-        .with_context(|| format!("reporting on {}", args.run.display()))?;
+    let runs = (args.runs.iter())
+        .map(|path| RunDir::open(path).with_context(|| format!("opening {}", path.display())))
+        .collect::<anyhow::Result<Vec<RunDir>>>()?;
+    let path = match runs.as_slice() {
+        [run] => experiment::report::write(run)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("reporting on {}", args.runs[0].display()))?,
+        _ => {
+            let out = args.out.clone().unwrap_or_else(|| {
+                let first = &args.runs[0];
+                first.parent().unwrap_or(first).join("comparison")
+            });
+            experiment::report::compare(&runs, &out)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("comparing runs into {}", out.display()))?
+        }
+    };
     output::emit(
         global.json,
         &serde_json::json!({ "command": "report", "report": path }),

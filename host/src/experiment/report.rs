@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -19,14 +19,7 @@ pub fn write(run: &RunDir) -> Result<PathBuf, String> {
     let mut text = String::new();
     let config = run.read_json("config.json").unwrap_or(Value::Null);
     let summary = run.read_json("summary.json").unwrap_or(Value::Null);
-    let _ = writeln!(
-        text,
-        "# Run {}\n",
-        run.root()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    );
+    let _ = writeln!(text, "# Run {}\n", folder_name(run.root()));
     let _ = writeln!(
         text,
         "- script: `{}`",
@@ -96,10 +89,7 @@ pub fn write(run: &RunDir) -> Result<PathBuf, String> {
     {
         let stem = plots.join(sanitise(&s.name));
         line_plot(std::slice::from_ref(s), &s.name, &stem)?;
-        let file = stem
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let file = folder_name(&stem);
         let _ = writeln!(
             text,
             "\n### {}\n\n![{}](plots/{file}.png) ([SVG](plots/{file}.svg))",
@@ -111,6 +101,80 @@ pub fn write(run: &RunDir) -> Result<PathBuf, String> {
     crate::checkpoint::write_atomic(&path, text.as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// Writes `comparison.md` and `plots/` in `out`: every metric two or more of `runs` measured,
+/// their series overlaid in one plot per metric (each named by its run's folder), and a table
+/// of each run's last value. Returns the comparison's path.
+pub fn compare(runs: &[RunDir], out: &Path) -> Result<PathBuf, String> {
+    let plots = out.join("plots");
+    std::fs::create_dir_all(&plots).map_err(|e| format!("{}: {e}", plots.display()))?;
+    let names: Vec<String> = runs.iter().map(|r| folder_name(r.root())).collect();
+    let per_run: Vec<BTreeMap<String, Series>> =
+        runs.iter().map(|r| collect(&r.metrics())).collect();
+    let mut metrics: BTreeMap<&str, Vec<(usize, &Series)>> = BTreeMap::new();
+    for (i, series) in per_run.iter().enumerate() {
+        for (metric, s) in series {
+            metrics.entry(metric).or_default().push((i, s));
+        }
+    }
+    let mut text = format!("# Comparison of {} runs\n\n", runs.len());
+    for (name, run) in names.iter().zip(runs) {
+        let _ = writeln!(text, "- `{name}`: {}", run.root().display());
+    }
+    let _ = write!(text, "\n| metric |");
+    for name in &names {
+        let _ = write!(text, " {name} |");
+    }
+    let _ = write!(text, "\n|---|{}\n", "---:|".repeat(names.len()));
+    let shared: Vec<(&str, &Vec<(usize, &Series)>)> = (metrics.iter())
+        .filter(|(_, s)| s.len() > 1)
+        .map(|(m, s)| (*m, s))
+        .collect();
+    for (metric, series) in &shared {
+        let _ = write!(text, "| {metric} |");
+        for i in 0..runs.len() {
+            match series.iter().find(|(k, _)| *k == i) {
+                Some((_, s)) => {
+                    let last = s.points.last().map_or(f64::NAN, |p| p.1);
+                    let _ = write!(text, " {last:.4} |");
+                }
+                None => text.push_str(" |"),
+            }
+        }
+        text.push('\n');
+    }
+    for (metric, series) in shared {
+        if series
+            .iter()
+            .all(|(_, s)| s.points.len() < 2 || is_counter(s))
+        {
+            continue;
+        }
+        let overlaid: Vec<Series> = (series.iter())
+            .map(|(i, s)| Series {
+                name: names[*i].clone(),
+                ..(*s).clone()
+            })
+            .collect();
+        let stem = plots.join(sanitise(metric));
+        line_plot(&overlaid, metric, &stem)?;
+        let file = folder_name(&stem);
+        let _ = writeln!(
+            text,
+            "\n### {metric}\n\n![{metric}](plots/{file}.png) ([SVG](plots/{file}.svg))"
+        );
+    }
+    let path = out.join("comparison.md");
+    crate::checkpoint::write_atomic(&path, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn folder_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The figures the script drew itself (`plot_curves`, `plot_heatmap`) under `figures/`.
