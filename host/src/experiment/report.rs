@@ -96,11 +96,43 @@ pub fn write(run: &RunDir) -> Result<PathBuf, String> {
             s.name, s.name
         );
     }
+    fitness_plots(&series, &plots, &mut text)?;
     figures(run, &mut text);
     let path = run.path("report.md");
     crate::checkpoint::write_atomic(&path, text.as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// A search's fitness series over generations (best, mean, …), one plot per plugin.
+fn fitness_plots(
+    series: &BTreeMap<String, Series>,
+    plots: &Path,
+    text: &mut String,
+) -> Result<(), String> {
+    let mut by_plugin: BTreeMap<&str, Vec<Series>> = BTreeMap::new();
+    for s in series.values() {
+        if let Some((plugin, metric)) = s.name.split_once('.')
+            && s.x == "generation"
+            && metric.contains("fitness")
+            && s.points.len() > 1
+        {
+            let mut named = s.clone();
+            named.name = metric.to_string();
+            by_plugin.entry(plugin).or_default().push(named);
+        }
+    }
+    for (plugin, group) in by_plugin.into_iter().filter(|(_, g)| g.len() > 1) {
+        let title = format!("{plugin}: fitness per generation");
+        let stem = plots.join(sanitise(&format!("{plugin}_fitness")));
+        line_plot(&group, &title, &stem)?;
+        let file = folder_name(&stem);
+        let _ = writeln!(
+            text,
+            "\n### {title}\n\n![{title}](plots/{file}.png) ([SVG](plots/{file}.svg))"
+        );
+    }
+    Ok(())
 }
 
 /// Writes `comparison.md` and `plots/` in `out`: every metric two or more of `runs` measured,
@@ -303,6 +335,23 @@ mod tests {
         assert_eq!(loss.x, "epoch");
         let xs: Vec<f64> = loss.points.iter().map(|p| p.0).collect();
         assert_eq!(xs, vec![1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn a_searchs_fitness_is_drawn_per_generation_in_one_plot() {
+        let records: Vec<Value> = (0..3)
+            .map(|g| {
+                json!({"step": g, "plugin": "mega", "generation": g,
+                       "fitness_max": 0.5 + 0.1 * f64::from(g), "fitness_mean": 0.4})
+            })
+            .collect();
+        let series = collect(&records);
+        assert_eq!(series["mega.fitness_max"].x, "generation");
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = String::new();
+        fitness_plots(&series, dir.path(), &mut text).unwrap();
+        assert!(dir.path().join("mega_fitness.png").exists(), "{text}");
+        assert!(text.contains("mega: fitness per generation"));
     }
 
     #[test]
