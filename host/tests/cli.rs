@@ -933,3 +933,77 @@ fn a_comparison_report_overlays_the_metrics_of_two_runs() {
     assert!(text.contains("| test_accuracy |"), "{text}");
     assert!(out.join("plots/batch_loss.png").exists() && out.join("plots/batch_loss.svg").exists());
 }
+
+/// A Python whose `tensorboard` package reads event files: `COEVO_TENSORBOARD_PYTHON`, else
+/// `python3` (CI installs the package with pip).
+fn tensorboard_python() -> Option<String> {
+    let python = std::env::var("COEVO_TENSORBOARD_PYTHON").unwrap_or_else(|_| "python3".into());
+    let works = Command::new(&python)
+        .args([
+            "-c",
+            "import tensorboard.backend.event_processing.event_file_loader",
+        ])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if works {
+        return Some(python);
+    }
+    coevo_sdk::fixture::missing(&format!(
+        "the tensorboard Python package for `{python}` (pip install tensorboard)"
+    ));
+    None
+}
+
+#[test]
+fn tensorboards_reader_reads_a_runs_event_file() {
+    let Some(python) = tensorboard_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("smoke");
+    let run = coevo(&[
+        "run",
+        "scripts/smoke.rhai",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "epochs=1",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let events = out.join("tensorboard/events.out.tfevents.coevo");
+    let reader = r#"
+import json, sys
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+counts = {}
+for event in EventFileLoader(sys.argv[1]).Load():
+    for value in event.summary.value:
+        counts[value.tag] = counts.get(value.tag, 0) + 1
+        if value.tag == "test_accuracy":
+            counts["test_accuracy_value"] = value.simple_value if value.HasField("simple_value") else value.tensor.float_val[0]
+print(json.dumps(counts))
+"#;
+    let read = Command::new(&python)
+        .args(["-c", reader])
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let counts: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert!(counts["batch_loss"].as_u64().unwrap() >= 5, "{counts}");
+    assert_eq!(counts["val_accuracy"], 1, "{counts}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let test = summary["results"]["test_accuracy"].as_f64().unwrap();
+    assert!(
+        (counts["test_accuracy_value"].as_f64().unwrap() - test).abs() < 1e-6,
+        "{counts}"
+    );
+}

@@ -22,6 +22,7 @@ mod sandbox;
 mod script;
 mod snapshot;
 mod state;
+mod tensorboard;
 
 pub use options::{Limits, RunOptions, default_out, parse_set};
 pub use run_dir::RunDir;

@@ -12,6 +12,7 @@
 //!   checkpoints/ckpt-N/  resumable state at step boundaries (the last three are kept)
 //!   models/              models the script saved
 //!   summary.json         how the run ended and its results
+//!   tensorboard/         the metrics as a TensorBoard event file
 //! ```
 
 use std::cell::Cell;
@@ -126,9 +127,11 @@ impl RunDir {
         let mut record = Map::new();
         record.insert("step".into(), json!(step));
         record.extend(values.clone());
-        self.append("metrics.jsonl", &Value::Object(record))?;
+        let record = Value::Object(record);
+        self.append("metrics.jsonl", &record)?;
         self.metric_lines.set(self.metric_lines.get() + 1);
-        Ok(())
+        super::tensorboard::append(&self.root, &record)
+            .map_err(io(&self.root.join(super::tensorboard::FILE)))
     }
 
     /// Lines in metrics.jsonl.
@@ -146,7 +149,8 @@ impl RunDir {
         }
         write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
         self.metric_lines.set(kept.len() as u64);
-        Ok(())
+        super::tensorboard::rewrite(&self.root, &self.metrics())
+            .map_err(io(&self.root.join(super::tensorboard::FILE)))
     }
 
     /// Appends an event (`kind` and details) to events.jsonl.
