@@ -555,8 +555,7 @@ fn the_smoke_experiment_runs_and_says_where_its_report_is() {
     ] {
         assert!(out.join(file).exists(), "{file} missing");
     }
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = summary_of(&out);
     assert!(
         summary["results"]["test_accuracy"].as_f64().unwrap() > 0.8,
         "{summary}"
@@ -593,8 +592,7 @@ fn the_quickstart_tour_tables_members_ensemble_and_merge() {
     );
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("report.md"), "{stdout}");
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = summary_of(&out);
     let rows = summary["results"]["table"].as_array().unwrap();
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 5, "{names:?}");
@@ -934,6 +932,11 @@ fn a_comparison_report_overlays_the_metrics_of_two_runs() {
     assert!(out.join("plots/batch_loss.png").exists() && out.join("plots/batch_loss.svg").exists());
 }
 
+/// A run directory's `summary.json`.
+fn summary_of(run: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
 /// A Python whose `tensorboard` package reads event files: `COEVO_TENSORBOARD_PYTHON`, else
 /// `python3` (CI installs the package with pip).
 fn tensorboard_python() -> Option<String> {
@@ -999,8 +1002,7 @@ print(json.dumps(counts))
     let counts: Value = serde_json::from_slice(&read.stdout).unwrap();
     assert!(counts["batch_loss"].as_u64().unwrap() >= 5, "{counts}");
     assert_eq!(counts["val_accuracy"], 1, "{counts}");
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = summary_of(&out);
     let test = summary["results"]["test_accuracy"].as_f64().unwrap();
     assert!(
         (counts["test_accuracy_value"].as_f64().unwrap() - test).abs() < 1e-6,
