@@ -216,7 +216,7 @@ fn a_plugin_folder_lists_every_library_it_did_not_load_with_the_reason() {
     let dir = temp();
     // The C example by its documented name, the same library under a name without the rule,
     // and a library with no entry symbol under a plugin's name.
-    build_c_plugin(&cc, dir.path(), "libcoevo_plugin_hill.so", &[]);
+    build_c_plugin(&cc, dir.path(), "libcoevo_plugin_hill_climb.so", &[]);
     build_c_plugin(&cc, dir.path(), "libbest_init.so", &[]);
     let empty = dir.path().join("empty.c");
     std::fs::write(&empty, "int coevo_unrelated(void) { return 1; }\n").unwrap();
@@ -232,7 +232,7 @@ fn a_plugin_folder_lists_every_library_it_did_not_load_with_the_reason() {
     let (plugins, skipped) = PluginPath::only(vec![dir.path().to_path_buf()]).list();
     let names: Vec<String> = plugins.iter().map(|p| p.name()).collect();
     assert_eq!(names.len(), 1, "{names:?}");
-    assert!(plugins[0].path.ends_with("libcoevo_plugin_hill.so"));
+    assert!(plugins[0].path.ends_with("libcoevo_plugin_hill_climb.so"));
     let why: Vec<String> = skipped.iter().map(ToString::to_string).collect();
     assert_eq!(why.len(), 2, "{why:?}");
     assert!(
