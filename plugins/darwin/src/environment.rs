@@ -1,7 +1,7 @@
 //! The environmental factor of each layer: the script's `environment(generation, stats)`
 //! hook, asked once per generation so that an edit applies from the next one, or by default
-//! the factor under which each layer keeps `20^(-1/4)` of what it has, 20 times fewer
-//! synapses in four generations.
+//! the factor under which each layer keeps the share of what it has that makes 20 times fewer
+//! synapses in four generations ([`default_keep`]).
 
 use coevo_sdk::serde_json::{Value, json};
 use coevo_sdk::{Host, PluginError};
@@ -18,13 +18,18 @@ pub const DEFAULT_FOLD: f64 = 20.0;
 /// ... in this many generations.
 pub const DEFAULT_GENERATIONS: f64 = 4.0;
 
-/// The fraction of its synapses a layer keeps per generation by default. At level `both`,
-/// clusters and synapses within them each keep its square root.
+/// The fraction of its items (synapses, clusters) a layer keeps per generation by default,
+/// so that the network keeps `20^(-1/4)` of its synapses. A dropped cluster takes its row of
+/// weights and the column the next layer reads it through, so a layer whose inputs and outputs
+/// both keep a fraction `c` of their clusters keeps about `c²` of its synapses: clusters keep
+/// the square root; at level `both`, clusters and the synapses within them each keep the cube
+/// root.
 pub fn default_keep(level: Level) -> f64 {
     let keep = DEFAULT_FOLD.powf(-1.0 / DEFAULT_GENERATIONS);
     match level {
-        Level::Both => keep.sqrt(),
-        Level::Synapse | Level::Cluster => keep,
+        Level::Synapse => keep,
+        Level::Cluster => keep.sqrt(),
+        Level::Both => keep.cbrt(),
     }
 }
 
@@ -125,10 +130,12 @@ mod tests {
 
     #[test]
     fn the_default_reaches_twenty_fold_in_four_generations() {
-        for level in [Level::Synapse, Level::Cluster] {
-            assert!((default_keep(level).powi(4) * 20.0 - 1.0).abs() < 1e-12);
-        }
-        assert!((default_keep(Level::Both).powi(8) * 20.0 - 1.0).abs() < 1e-12);
+        // Synapses directly; clusters through their rows and columns; both through rows,
+        // columns and the synapses within.
+        let fold = |keep: f64, power: i32| keep.powi(4 * power) * 20.0;
+        assert!((fold(default_keep(Level::Synapse), 1) - 1.0).abs() < 1e-12);
+        assert!((fold(default_keep(Level::Cluster), 2) - 1.0).abs() < 1e-12);
+        assert!((fold(default_keep(Level::Both), 3) - 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -436,7 +436,7 @@ impl Algorithm for Darwin {
                 environment::ENVIRONMENT,
                 "(generation, stats): the generation about to be sampled, and its parent's synapses, clusters, flops, accuracy (or mae), layers (per layer: synapses, clusters, flops, weights, units), effective (what its compacted network has) and defaults (the default factors)",
                 "the environmental factor F: one number for every layer, or {synapse, cluster}, each a number or one per layer (clusters: all but the head); a level left out keeps its default",
-                "per layer, the F under which it keeps 20^(-1/4) of its synapses (clusters) in expectation, 20x fewer in four generations; at level both, the square root of that for clusters and for synapses",
+                "per layer, the F under which it keeps in expectation 20^(-1/4) of its synapses (level synapse), 20^(-1/8) of its clusters (cluster: rows and the next layer's columns go together), or 20^(-1/12) of each (both): 20x fewer synapses in four generations",
             ),
             HookInfo::new::<f64>(
                 FITNESS,
