@@ -154,11 +154,9 @@ impl Darwin {
         Ok(model)
     }
 
-    /// The census of a network and the parameters it was read from.
-    fn read(&self, host: &Host, model: ModelId) -> Result<(Vec<f32>, Census), PluginError> {
-        let params = host.read_params(model)?;
-        let census = Census::of(&self.anatomy, &params);
-        Ok((params, census))
+    /// What a network holds: its synapses, clusters and FLOPs, layer by layer.
+    fn census(&self, host: &Host, model: ModelId) -> Result<Census, PluginError> {
+        Ok(Census::of(&self.anatomy, &host.read_params(model)?))
     }
 
     /// What the environment hook is told of a parent.
@@ -278,7 +276,7 @@ impl Darwin {
             .members
             .pop()
             .ok_or("an evaluation without its model")?;
-        let (_, census) = self.read(host, model)?;
+        let census = self.census(host, model)?;
         let fitness = match self.fitness(host, &validation, &census) {
             Ok(f) => f,
             Err(e) => {
