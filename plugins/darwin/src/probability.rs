@@ -74,24 +74,23 @@ pub fn probabilities(parents: &[&Scores], factor: f64) -> Vec<f64> {
         .collect()
 }
 
-/// Items every parent has.
-pub fn present(parents: &[&Scores]) -> usize {
-    let n = parents.first().map_or(0, |p| p.values.len());
-    (0..n)
-        .filter(|&i| parents.iter().all(|s| s.present[i]))
-        .count()
-}
-
 /// Items expected to survive under `factor`.
 pub fn expected(parents: &[&Scores], factor: f64) -> f64 {
     probabilities(parents, factor).iter().sum()
 }
 
-/// The factor under which a fraction `keep` of the present items is expected to survive: the
-/// expectation grows with `F` and is every present item at `F = e` (where even a zero score
-/// survives), so bisection finds it.
+/// The factor under which the offspring is expected to keep a fraction `keep` of what the
+/// first (fitter) parent has: the expectation grows with `F` and is every item all parents
+/// share at `F = e` (where even a zero score survives), so bisection finds it. With two
+/// parents the target is still a share of one parent's items, not of what both share: two
+/// offspring drawn from one model share about `keep` of their items, so a share of the
+/// intersection would shrink a mated line `keep` times faster each generation. When the
+/// parents share less than the target, all they share survives (`F = e`).
 pub fn calibrate(parents: &[&Scores], keep: f64) -> f64 {
-    let target = keep.clamp(0.0, 1.0) * present(parents) as f64;
+    let had = parents
+        .first()
+        .map_or(0, |p| p.present.iter().filter(|&&k| k).count());
+    let target = keep.clamp(0.0, 1.0) * had as f64;
     let (mut lo, mut hi) = (0.0, std::f64::consts::E);
     if expected(parents, hi) <= target {
         return hi;
@@ -211,6 +210,23 @@ mod tests {
             assert!((kept - keep).abs() < 1e-6, "keep {keep}: {kept}");
         }
         assert_eq!(calibrate(&[&s], 1.0), std::f64::consts::E);
+    }
+
+    #[test]
+    fn a_mated_pair_keeps_a_share_of_one_parent_not_of_what_both_share() {
+        // Two parents of 1,000 items sharing the first 600: keeping 0.5 of the first parent
+        // is 500 items, which the 600 shared ones can give.
+        let values: Vec<f64> = (1..=1000).map(|i| f64::from(i) / 1000.0).collect();
+        let a = scores(&values);
+        let mut shared = values.clone();
+        shared[600..].fill(0.0);
+        let b = scores(&shared);
+        let f = calibrate(&[&a, &b], 0.5);
+        assert!((expected(&[&a, &b], f) - 500.0).abs() < 1e-6);
+        // Keeping 0.7 (700) is more than they share: all 600 shared items survive.
+        let f = calibrate(&[&a, &b], 0.7);
+        assert_eq!(f, std::f64::consts::E);
+        assert!((expected(&[&a, &b], f) - 600.0).abs() < 1e-9);
     }
 
     #[test]
