@@ -742,14 +742,46 @@ fn the_mega_experiments_run_and_a_killed_one_resumes_to_the_same_numbers() {
         "mega",
         "mega_aligned",
     ] {
-        let accuracy = pair["results"][name]["test_accuracy"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&accuracy), "{name}: {pair}");
+        for split in ["test_accuracy", "unseen_accuracy"] {
+            let accuracy = pair["results"][name][split].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&accuracy), "{name}: {pair}");
+        }
     }
     assert!(
         dir.path()
             .join("pair/models/mega_aligned.safetensors")
             .exists()
     );
+
+    // The sweep: independent and shared-trunk pairs; with the parents in generation 0, no
+    // merge ends below the better parent on the half of validation the GA scores on.
+    let mut sweep_args = args("scripts/mega_sweep.rhai", &dir.path().join("sweep"));
+    for set in [
+        "epochs=2",
+        "trunks=[0,1]",
+        "replicates=1",
+        "readings=[\"code\"]",
+        "include_parents=true",
+    ] {
+        sweep_args.extend(["--set".to_string(), set.to_string()]);
+    }
+    let sweep = run(&sweep_args);
+    let table = sweep["table"].as_array().unwrap();
+    assert_eq!(table.len(), 2 * 5, "{sweep}");
+    for trunk in [0, 1] {
+        let cell: Vec<&Value> = table.iter().filter(|r| r["trunk"] == trunk).collect();
+        let of = |entry: &str, field: &str| {
+            let row = cell.iter().find(|r| r["entry"] == entry).unwrap();
+            row[field].as_f64().unwrap()
+        };
+        for merge in ["mega_code", "mega_code_aligned"] {
+            assert!(
+                of(merge, "validation_mean") >= of("best_parent", "validation_mean"),
+                "trunk {trunk}: {sweep}"
+            );
+            assert!((0.0..=1.0).contains(&of(merge, "unseen_mean")));
+        }
+    }
 
     let whole_dir = dir.path().join("whole");
     let whole = run(&args("scripts/mega_hierarchical.rhai", &whole_dir));

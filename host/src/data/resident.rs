@@ -180,14 +180,29 @@ pub struct ResidentData {
     /// The input standardisation fitted on `train`.
     pub standardisation: Standardisation,
     test: DeviceSplit,
+    /// Held-out training samples that nothing selects on, set aside from validation to
+    /// measure selection's optimism; `None` when none were set aside.
+    unseen: Option<DeviceSplit>,
 }
 
 impl ResidentData {
     /// Uploads `data` with `validation` indices (into `data.train`) held out of training.
     pub fn upload(data: &Dataset, validation: &[usize], norm: Normalise, device: &Device) -> Self {
+        Self::upload_with_unseen(data, validation, &[], norm, device)
+    }
+
+    /// Uploads `data` with `validation` and `unseen` indices (into `data.train`, disjoint)
+    /// held out of training; only the script's `evaluate_unseen` reads the unseen ones.
+    pub fn upload_with_unseen(
+        data: &Dataset,
+        validation: &[usize],
+        unseen: &[usize],
+        norm: Normalise,
+        device: &Device,
+    ) -> Self {
         let row = data.sample_numel();
         let mut held = vec![false; data.train.len()];
-        for &i in validation {
+        for &i in validation.iter().chain(unseen) {
             held[i] = true;
         }
         let train_idx: Vec<usize> = (0..data.train.len()).filter(|&i| !held[i]).collect();
@@ -197,7 +212,9 @@ impl ResidentData {
             target_transform: data.target_transform,
             ..DeviceSplit::upload(s, &data.sample_shape, &standardisation, device)
         };
-        let validation = (!validation.is_empty()).then(|| up(&data.train.subset(validation, row)));
+        let held_out =
+            |indices: &[usize]| (!indices.is_empty()).then(|| up(&data.train.subset(indices, row)));
+        let (validation, unseen) = (held_out(validation), held_out(unseen));
         Self {
             name: data.name.clone(),
             task: data.task,
@@ -205,12 +222,19 @@ impl ResidentData {
             validation,
             test: up(&data.test),
             standardisation,
+            unseen,
         }
     }
 
     /// The test split, for the final report of a run and nothing else.
     pub fn test_for_final_report(&self) -> &DeviceSplit {
         &self.test
+    }
+
+    /// The unseen split, for a script's check of what a selection on validation overstates;
+    /// `None` when the data set was loaded without one.
+    pub fn unseen_for_final_report(&self) -> Option<&DeviceSplit> {
+        self.unseen.as_ref()
     }
 
     /// The split candidates are scored on: validation when held out, else training.

@@ -95,6 +95,35 @@ impl Splits {
         };
         Self::new(data.train.len(), holdout, seed, labels)
     }
+
+    /// Sets a share of the validation part aside as an *unseen* part that no selection reads,
+    /// drawn by `seed` and stratified like the split itself: returns the validation part that
+    /// remains and the part set aside, both sorted indices into `data.train`. A search scored
+    /// on the first can be checked on the second for how much of its gain is selection noise.
+    pub fn set_aside(
+        &self,
+        data: &Dataset,
+        share: f64,
+        seed: u64,
+    ) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+        let n = self.validation.len();
+        if share == 0.0 {
+            return Ok((self.validation.clone(), Vec::new()));
+        }
+        if !(share > 0.0 && share < 1.0) || n < 2 {
+            return Err(invalid(format!(
+                "an unseen share {share} of {n} validation samples: the share must be in (0, 1) \
+                 and leave a sample on each side"
+            )));
+        }
+        let labels: Option<Vec<u32>> = match &data.train.targets {
+            Targets::Classes(labels) => Some(self.validation.iter().map(|&i| labels[i]).collect()),
+            Targets::Values(_) => None,
+        };
+        let inner = Self::new(n, Holdout::Fraction(share), seed, labels.as_deref())?;
+        let pick = |positions: &[usize]| positions.iter().map(|&k| self.validation[k]).collect();
+        Ok((pick(&inner.train), pick(&inner.validation)))
+    }
 }
 
 /// `count` indices drawn class by class, each class giving its share of `count`.
@@ -197,6 +226,51 @@ mod tests {
         assert_eq!(counts, [120, 60, 20]);
         let other = Splits::new(1000, Holdout::Fraction(0.2), 10, Some(&labels)).unwrap();
         assert_ne!(splits, other);
+    }
+
+    #[test]
+    fn the_unseen_part_is_a_stratified_share_of_validation() {
+        let labels: Vec<u32> = (0..1000).map(|i| (i % 4) as u32).collect();
+        let samples = crate::data::Samples {
+            inputs: crate::data::Inputs::F32(vec![0.0; 1000]),
+            targets: Targets::Classes(labels.clone()),
+            coarse: None,
+        };
+        let data = Dataset {
+            name: "synthetic".into(),
+            task: crate::data::Task::Classification { classes: 4 },
+            sample_shape: vec![1],
+            class_names: vec![],
+            train: samples.clone(),
+            test: samples,
+            target_transform: None,
+            preparation: None,
+        };
+        let splits = Splits::of(&data, Holdout::Fraction(0.2), 3).unwrap();
+        let (validation, unseen) = splits.set_aside(&data, 0.5, 5).unwrap();
+        assert_eq!((validation.len(), unseen.len()), (100, 100));
+        assert!(validation.is_sorted() && unseen.is_sorted());
+        let mut both: Vec<usize> = validation.iter().chain(&unseen).copied().collect();
+        both.sort_unstable();
+        assert_eq!(
+            both, splits.validation,
+            "a partition of the validation part"
+        );
+        let mut counts = [0; 4];
+        unseen.iter().for_each(|&i| counts[labels[i] as usize] += 1);
+        assert_eq!(counts, [25; 4]);
+        assert_ne!(
+            splits.set_aside(&data, 0.5, 6).unwrap().1,
+            unseen,
+            "the seed decides"
+        );
+        assert_eq!(
+            splits.set_aside(&data, 0.0, 5).unwrap().1,
+            Vec::<usize>::new()
+        );
+        for share in [1.0, -0.5, f64::NAN] {
+            assert!(splits.set_aside(&data, share, 5).is_err(), "{share}");
+        }
     }
 
     #[test]

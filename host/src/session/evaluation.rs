@@ -12,9 +12,21 @@ use crate::train::{
     EvalOptions, EvaluateError, Evaluation, default_loss, eval_batch_size, evaluate, evaluate_each,
 };
 
+/// A split no search reads, for the final report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reported {
+    /// The official test split.
+    #[default]
+    Test,
+    /// The share of validation set aside at load time (`load_data`'s `unseen`).
+    Unseen,
+}
+
 /// What the final report's evaluation on the test split is asked besides the models.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FinalReport {
+    /// The split to evaluate on.
+    pub split: Reported,
     /// How the ensemble combines its members.
     pub combination: Combination,
     /// Also measure [`coevo_sdk::Diagnostics`].
@@ -94,8 +106,9 @@ impl Session {
         self.score(ids, split, options, spec.features_from)
     }
 
-    /// Evaluates `ids` on the test split. Its name says what it is for: nothing that selects
-    /// or scores candidates calls it, so no search reads the test split by accident.
+    /// Evaluates `ids` on the test split (or the unseen one). Its name says what it is for:
+    /// nothing that selects or scores candidates calls it, so no search reads these splits by
+    /// accident.
     pub fn evaluate_for_final_report(
         &self,
         ids: &[ModelId],
@@ -108,8 +121,17 @@ impl Session {
             batch_size: eval_batch_size(&self.device),
             ..EvalOptions::default()
         };
-        let test = self.data()?.test_for_final_report();
-        self.score(ids, test, options, report.features_from)
+        let data = self.data()?;
+        let split = match report.split {
+            Reported::Test => data.test_for_final_report(),
+            Reported::Unseen => data.unseen_for_final_report().ok_or_else(|| {
+                ServiceError::invalid(
+                    "no unseen split: load the data with an `unseen` share of validation \
+                     (load_data(source, #{ unseen: 0.5 }))",
+                )
+            })?,
+        };
+        self.score(ids, split, options, report.features_from)
     }
 
     fn score(

@@ -23,7 +23,7 @@ mod training;
 
 pub use elastic_net::ElasticNetReport;
 pub use error::ServiceError;
-pub use evaluation::FinalReport;
+pub use evaluation::{FinalReport, Reported};
 pub use fit::EpochSummary;
 pub use hooks::{Hooks, NoHooks};
 pub use optimizers::OptimizerStates;

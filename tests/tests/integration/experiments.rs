@@ -278,6 +278,72 @@ fn the_test_split_is_reached_only_by_name() {
 }
 
 #[test]
+fn an_unseen_share_of_validation_is_read_only_by_evaluate_unseen() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |extra: &str| {
+        format!(
+            "let data = load_data(\"fashion-mnist={}\", #{{ validation: 0.2, limit_train: 400, limit_test: 100{extra} }});",
+            repo_root().join("data/fashion-mnist-10k").display()
+        )
+    };
+    let script = dir.path().join("unseen.rhai");
+    write(
+        &script,
+        &format!(
+            r#"
+{}
+let m = model(#{{ preset: "mlp", width: 0.25 }}, 1);
+train([m], #{{ epochs: 1, batch_size: 32, seed: 1 }});
+#{{ data: data, validation: evaluate([m]).members[0].loss,
+   unseen: evaluate_unseen([m]).members[0].loss }}
+"#,
+            load(", unseen: 0.5")
+        ),
+    );
+    let run_dir = dir.path().join("run");
+    let outcome = run(options(&script, &run_dir), Arc::new(AtomicBool::new(false))).unwrap();
+    // 80 held out of 400: half of them validate, the other half are unseen.
+    assert_eq!(outcome.results["data"]["validation"], 40);
+    assert_eq!(outcome.results["data"]["unseen"], 40);
+    assert_eq!(outcome.results["data"]["train"], 320);
+    let (v, u) = (
+        outcome.results["validation"].as_f64().unwrap(),
+        outcome.results["unseen"].as_f64().unwrap(),
+    );
+    assert!(v.is_finite() && u.is_finite() && v != u, "{v} {u}");
+    let events = records(&run_dir.join("events.jsonl"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.to_string().contains("unseen_evaluation")),
+        "the read is recorded"
+    );
+
+    let without = dir.path().join("without.rhai");
+    write(
+        &without,
+        &format!(
+            "{}\nlet m = model(\"mlp\");\nevaluate_unseen([m]);\n",
+            load("")
+        ),
+    );
+    let err = run(
+        options(&without, &dir.path().join("run2")),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("no unseen split"), "{err}");
+    let bad = dir.path().join("bad.rhai");
+    write(&bad, &format!("{}\n", load(", unseen: 1.5")));
+    let err = run(
+        options(&bad, &dir.path().join("run3")),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("options.unseen"), "{err}");
+}
+
+#[test]
 fn spawned_children_share_a_trunk_and_part_with_their_seeds() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("spawn.rhai");

@@ -12,6 +12,9 @@ use crate::seed;
 #[serde(default, deny_unknown_fields)]
 struct Options {
     validation: f64,
+    /// The share of the validation split set aside as an unseen split that nothing selects
+    /// on (read only by `evaluate_unseen`).
+    unseen: f64,
     limit_train: Option<usize>,
     limit_test: Option<usize>,
     /// How the limits pick samples: `"first"` or `"random"` (seeded by the run).
@@ -31,6 +34,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             validation: 0.1,
+            unseen: 0.0,
             limit_train: None,
             limit_test: None,
             limit_by: LimitBy::First,
@@ -71,8 +75,18 @@ fn load(state: &Shared, source: &str, options: &Dynamic) -> Rr<Dynamic> {
         let split_seed = seed::derive(st.host().seed(), "split", 0);
         let splits = Splits::of(&data, Holdout::Fraction(options.validation), split_seed)
             .map_err(|e| e.to_string())?;
+        let unseen_seed = seed::derive(st.host().seed(), "unseen", 0);
+        let (validation, unseen) = splits
+            .set_aside(&data, options.unseen, unseen_seed)
+            .map_err(|e| format!("load_data options.unseen: {e}"))?;
         let device = st.host().device().clone();
-        let resident = ResidentData::upload(&data, &splits.validation, options.normalise, &device);
+        let resident = ResidentData::upload_with_unseen(
+            &data,
+            &validation,
+            &unseen,
+            options.normalise,
+            &device,
+        );
         st.host_mut().set_data(resident);
         let info = DatasetInfo::from(&data);
         Ok(json!({
@@ -80,7 +94,8 @@ fn load(state: &Shared, source: &str, options: &Dynamic) -> Rr<Dynamic> {
             "task": info.task,
             "sample_shape": info.sample_shape,
             "train": splits.train.len(),
-            "validation": splits.validation.len(),
+            "validation": validation.len(),
+            "unseen": unseen.len(),
             "test": info.test,
             "classes": data.class_names,
         }))

@@ -1,4 +1,4 @@
-//! `train`, `evaluate` and `evaluate_test`.
+//! `train`, `evaluate`, `evaluate_test` and `evaluate_unseen`.
 
 use coevo_sdk::{EvalSpec, Split, TrainSpec};
 use rhai::{Dynamic, Engine, Map};
@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Rr, Shared, from_dynamic, ids, journaled};
 use crate::experiment::journal::InProgress;
 use crate::experiment::state::RunState;
-use crate::session::{Continue, FinalReport};
+use crate::session::{Continue, FinalReport, Reported};
 
 pub fn register(engine: &mut Engine, state: &Shared) {
     let s = state.clone();
@@ -53,28 +53,29 @@ pub fn register(engine: &mut Engine, state: &Shared) {
             )
         })
     });
-    let s = state.clone();
-    engine.register_fn("evaluate_test", move |models: Dynamic| -> Rr<Dynamic> {
-        let ids = ids(&models)?;
-        journaled(&s, "evaluate_test", |st, _, _| {
-            final_report(st, &ids, &TestOptions::default())
-        })
-    });
-    let s = state.clone();
-    engine.register_fn(
-        "evaluate_test",
-        move |models: Dynamic, options: Map| -> Rr<Dynamic> {
+    for (name, split) in [
+        ("evaluate_test", Reported::Test),
+        ("evaluate_unseen", Reported::Unseen),
+    ] {
+        let s = state.clone();
+        engine.register_fn(name, move |models: Dynamic| -> Rr<Dynamic> {
+            let ids = ids(&models)?;
+            journaled(&s, name, |st, _, _| {
+                final_report(st, &ids, split, &TestOptions::default())
+            })
+        });
+        let s = state.clone();
+        engine.register_fn(name, move |models: Dynamic, options: Map| -> Rr<Dynamic> {
             let ids = ids(&models)?;
             let options: TestOptions =
-                from_dynamic(&Dynamic::from_map(options), "evaluate_test options")?;
-            journaled(&s, "evaluate_test", |st, _, _| {
-                final_report(st, &ids, &options)
-            })
-        },
-    );
+                from_dynamic(&Dynamic::from_map(options), &format!("{name} options"))?;
+            journaled(&s, name, |st, _, _| final_report(st, &ids, split, &options))
+        });
+    }
 }
 
-/// What `evaluate_test` may be asked besides the models: the split is always the test split.
+/// What `evaluate_test` and `evaluate_unseen` may be asked besides the models: the split is
+/// always the one the function names.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct TestOptions {
@@ -180,13 +181,20 @@ fn scores(st: &RunState, ids: &[u64], spec: &EvalSpec) -> Result<Value, String> 
     serde_json::to_value(evaluation.metrics).map_err(|e| e.to_string())
 }
 
-/// The test split, read for the final report: the only way a script reaches it.
-fn final_report(st: &RunState, ids: &[u64], options: &TestOptions) -> Result<Value, String> {
+/// The test split (or the unseen one), read for the final report: the only way a script
+/// reaches it.
+fn final_report(
+    st: &RunState,
+    ids: &[u64],
+    split: Reported,
+    options: &TestOptions,
+) -> Result<Value, String> {
     let evaluation = st
         .host()
         .evaluate_for_final_report(
             ids,
             FinalReport {
+                split,
                 combination: options.combination,
                 diagnostics: options.diagnostics,
                 predictions: options.predictions,
@@ -194,10 +202,13 @@ fn final_report(st: &RunState, ids: &[u64], options: &TestOptions) -> Result<Val
             },
         )
         .map_err(|e| e.message)?;
-    let _ = st.run_dir.event(
-        "test_evaluation",
-        json!({ "models": ids, "step": st.step.get() }),
-    );
+    let event = match split {
+        Reported::Test => "test_evaluation",
+        Reported::Unseen => "unseen_evaluation",
+    };
+    let _ = st
+        .run_dir
+        .event(event, json!({ "models": ids, "step": st.step.get() }));
     let mut value = serde_json::to_value(evaluation.metrics).map_err(|e| e.to_string())?;
     if let (Some(predictions), Some(targets)) = (evaluation.predictions, evaluation.targets) {
         value["predictions"] = json!(predictions);
