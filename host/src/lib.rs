@@ -13,6 +13,7 @@
 pub mod checkpoint;
 pub mod data;
 pub mod device;
+pub mod executor;
 pub mod experiment;
 pub mod model;
 pub mod params;

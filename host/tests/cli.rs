@@ -6,6 +6,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+use common::without_seconds;
+
 fn coevo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_coevo"))
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -688,17 +691,6 @@ fn ctrl_c_stops_after_a_checkpoint_and_the_run_resumes() {
 }
 
 /// `value` without its `seconds` fields, which no two runs share.
-fn without_seconds(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => map
-            .iter()
-            .filter(|(k, _)| k.as_str() != "seconds")
-            .map(|(k, v)| (k.clone(), without_seconds(v)))
-            .collect(),
-        Value::Array(items) => items.iter().map(without_seconds).collect(),
-        other => other.clone(),
-    }
-}
 
 #[test]
 fn the_mega_experiments_run_and_a_killed_one_resumes_to_the_same_numbers() {

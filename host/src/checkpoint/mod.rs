@@ -48,6 +48,18 @@ pub fn write(named: &NamedTensors, path: &Path) -> Result<(), CheckpointError> {
     })
 }
 
+/// `model` (spec and weights) as safetensors bytes, what a worker elsewhere is sent.
+pub fn to_bytes(model: &Model) -> Vec<u8> {
+    safetensors::encode(&NamedTensors::from_model(model))
+}
+
+/// The model safetensors bytes from [`to_bytes`] hold; `what` names them in errors.
+pub fn from_bytes(bytes: &[u8], what: &Path, device: &Device) -> Result<Model, CheckpointError> {
+    let named = safetensors::decode(bytes, what)?;
+    let spec = named.spec(what)?;
+    named.into_model(spec, what, device)
+}
+
 /// Reads the named tensors of a checkpoint file.
 pub fn read(path: &Path) -> Result<NamedTensors, CheckpointError> {
     let format = format_of(path)?;

@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Operations a script (or one hook call) may run before it is stopped.
     #[arg(long, default_value_t = Limits::default().max_operations)]
     max_operations: u64,
+    /// Fan independent evaluations out to the Ray cluster at this address (`HOST:PORT`, or
+    /// `local` for a cluster of this machine); see the README's Ray section.
+    #[arg(long, env = "COEVO_RAY_ADDRESS")]
+    ray: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +53,9 @@ pub struct ResumeArgs {
     /// Reload the script when it changes.
     #[arg(long)]
     watch: bool,
+    /// Continue on the Ray cluster at this address (default: the address the run recorded).
+    #[arg(long, env = "COEVO_RAY_ADDRESS")]
+    ray: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +98,7 @@ pub fn run(args: RunArgs, global: &Global) -> anyhow::Result<()> {
             max_operations: args.max_operations,
             ..Limits::default()
         },
+        ray: args.ray,
     };
     tracing::info!("run directory {}", options.out.display());
     let outcome = experiment::run(options, cancel_on_ctrl_c())?;
@@ -98,7 +106,7 @@ pub fn run(args: RunArgs, global: &Global) -> anyhow::Result<()> {
 }
 
 pub fn resume(args: ResumeArgs, global: &Global) -> anyhow::Result<()> {
-    let outcome = experiment::resume(&args.run, args.watch, cancel_on_ctrl_c())?;
+    let outcome = experiment::resume(&args.run, args.watch, args.ray, cancel_on_ctrl_c())?;
     finish(&outcome, global)
 }
 

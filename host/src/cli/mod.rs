@@ -11,6 +11,7 @@ mod plugins;
 mod progress;
 mod schema_text;
 mod train;
+mod worker;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -63,6 +64,8 @@ enum Command {
     /// Benchmarks that print numbers.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Answer jobs framed on standard input (what a Ray worker slot runs).
+    Worker(worker::WorkerArgs),
 }
 
 /// Runs the parsed command.
@@ -77,5 +80,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Baseline(command) => baseline::run(command, &cli.global),
         Command::Bench(command) => bench::run(command, &cli.global),
         Command::Plugins(command) => plugins::run(command, &cli.global),
+        Command::Worker(args) => worker::run(args),
     }
 }

@@ -237,6 +237,18 @@ impl ResidentData {
         self.unseen.as_ref()
     }
 
+    /// The split a worker's job names; it computes what the driver asked of that split and
+    /// the driver, not the job, decides what the numbers are for.
+    pub fn split_for_job(&self, name: crate::executor::SplitName) -> Option<&DeviceSplit> {
+        use crate::executor::SplitName;
+        match name {
+            SplitName::Train => Some(&self.train),
+            SplitName::Validation => Some(self.selection()),
+            SplitName::Test => Some(&self.test),
+            SplitName::Unseen => self.unseen.as_ref(),
+        }
+    }
+
     /// The split candidates are scored on: validation when held out, else training.
     pub fn selection(&self) -> &DeviceSplit {
         self.validation.as_ref().unwrap_or(&self.train)

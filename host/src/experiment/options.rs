@@ -59,6 +59,9 @@ pub struct RunOptions {
     /// Script limits.
     #[serde(default)]
     pub limits: Limits,
+    /// The Ray cluster independent evaluations fan out to (`None`: all in this process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ray: Option<String>,
 }
 
 /// `key=value` as a `--set` entry; the value is JSON if it parses, else a string.

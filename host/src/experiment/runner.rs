@@ -20,6 +20,7 @@ use super::sandbox::Roots;
 use super::script::{compile, describe, install_modules};
 use super::snapshot::{self, Manifest};
 use super::state::RunState;
+use crate::executor::{Executor, RayExecutor, RayOptions};
 use crate::plugin::{PluginHost, PluginPath};
 use crate::session::{Hooks, NoHooks, Session};
 
@@ -36,6 +37,9 @@ pub enum ExperimentError {
     /// The device.
     #[error(transparent)]
     Device(#[from] crate::device::DeviceError),
+    /// The executor the run asked for could not start.
+    #[error(transparent)]
+    Executor(#[from] crate::executor::ExecutorError),
     /// The script failed (`file:line:col: message` and the call stack); the run directory
     /// holds everything up to the last checkpoint.
     #[error(
@@ -78,10 +82,12 @@ pub fn run(options: RunOptions, cancel: Arc<AtomicBool>) -> Result<Outcome, Expe
     execute(run_dir, options, None, cancel)
 }
 
-/// Continues the run in `dir` from its newest good checkpoint (from the start if it has none).
+/// Continues the run in `dir` from its newest good checkpoint (from the start if it has none),
+/// on the Ray cluster at `ray` when given (else where the run was: its recorded address).
 pub fn resume(
     dir: &Path,
     watch: bool,
+    ray: Option<String>,
     cancel: Arc<AtomicBool>,
 ) -> Result<Outcome, ExperimentError> {
     let run_dir = Rc::new(RunDir::open(dir)?);
@@ -91,6 +97,9 @@ pub fn resume(
             message: e.to_string(),
         })?;
     options.watch = watch;
+    if ray.is_some() {
+        options.ray = ray;
+    }
     let checkpoint = match snapshot::latest(&run_dir.path("checkpoints")) {
         Ok((path, manifest, rejected)) => {
             for reason in rejected {
@@ -121,6 +130,13 @@ fn execute(
     let device = options.device.to_burn()?;
     let mut host_state = Session::without_data(device.clone(), options.seed);
     host_state.set_cancel_flag(cancel.clone());
+    if let Some(address) = &options.ray {
+        let executor = RayExecutor::start(RayOptions::new(address, options.device)?)?;
+        let described = executor.describe();
+        tracing::info!("executor: {described}");
+        run_dir.event("executor", json!({ "executor": described }))?;
+        host_state.set_executor(Box::new(executor));
+    }
     let step = Rc::new(Cell::new(0));
     let mut journal = Journal::default();
     let mut sequence = 0;

@@ -5,12 +5,17 @@ use coevo_sdk::{Combination, EvalSpec, FeatureSource, Split};
 
 use super::ServiceError;
 use super::state::{Result, Session};
+use crate::checkpoint;
 use crate::data::DeviceSplit;
+use crate::data::Recipe;
 use crate::device::is_cpu;
+use crate::executor::{Blob, Executor, Identity, Job, JobSpec, SplitName, Task, bytes_f32};
 use crate::model::Model;
 use crate::train::{
-    EvalOptions, EvaluateError, Evaluation, default_loss, eval_batch_size, evaluate, evaluate_each,
+    EvalOptions, EvaluateError, Evaluation, batch_sizes, default_loss, eval_batch_size, evaluate,
+    evaluate_each, evaluate_outputs,
 };
+use burn::tensor::{Tensor, TensorData};
 
 /// A split no search reads, for the final report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,9 +87,9 @@ impl Session {
         extra: EvalOptions,
     ) -> Result<Evaluation> {
         let data = self.data()?;
-        let split = match spec.split {
-            Split::Train => &data.train,
-            Split::Validation => data.selection(),
+        let (split, name) = match spec.split {
+            Split::Train => (&data.train, SplitName::Train),
+            Split::Validation => (data.selection(), SplitName::Validation),
         };
         let subset = spec
             .subset
@@ -103,7 +108,7 @@ impl Session {
             batch_size: eval_batch_size(&self.device),
             ..extra
         };
-        self.score(ids, split, options, spec.features_from)
+        self.score(ids, (split, name), options, spec.features_from)
     }
 
     /// Evaluates `ids` on the test split (or the unseen one). Its name says what it is for:
@@ -123,21 +128,27 @@ impl Session {
         };
         let data = self.data()?;
         let split = match report.split {
-            Reported::Test => data.test_for_final_report(),
-            Reported::Unseen => data.unseen_for_final_report().ok_or_else(|| {
-                ServiceError::invalid(
-                    "no unseen split: load the data with an `unseen` share of validation \
-                     (load_data(source, #{ unseen: 0.5 }))",
-                )
-            })?,
+            Reported::Test => (data.test_for_final_report(), SplitName::Test),
+            Reported::Unseen => match data.unseen_for_final_report() {
+                Some(split) => (split, SplitName::Unseen),
+                None => {
+                    return Err(ServiceError::invalid(
+                        "no unseen split: load the data with an `unseen` share of validation \
+                         (load_data(source, #{ unseen: 0.5 }))",
+                    ));
+                }
+            },
         };
         self.score(ids, split, options, report.features_from)
     }
 
+    /// Scores `ids` on `split` (named, so that workers elsewhere can read the same one): on
+    /// a CPU model by model, each model's outputs computed here or, with an executor, by its
+    /// workers, and scored here by the same code either way.
     fn score(
         &self,
         ids: &[ModelId],
-        split: &DeviceSplit,
+        (split, name): (&DeviceSplit, SplitName),
         options: EvalOptions,
         features_from: Option<FeatureSource>,
     ) -> Result<Evaluation> {
@@ -146,6 +157,20 @@ impl Session {
         }
         let members = self.lend_features(ids, self.cloned_models(ids)?, features_from)?;
         let loss = default_loss(self.data()?.task);
+        let failed = |e: EvaluateError| match e {
+            EvaluateError::Architecture(_) => ServiceError::invalid(e.to_string()),
+            _ => ServiceError::failed(e.to_string()),
+        };
+        let remote = members.len() > 1 && !options.diagnostics && features_from.is_none();
+        if let (true, Some(executor), Some(recipe)) = (remote, &self.executor, self.data_recipe())
+            && is_cpu(&self.device)
+        {
+            Model::stack(&members).map_err(|e| failed(e.into()))?;
+            let outputs = remote_outputs(executor, recipe, &members, split, name, &options)?;
+            let scale = members[0].spec().target_scale;
+            return evaluate_outputs(outputs, scale, split, loss, options)
+                .map_err(|e| failed(e.into()));
+        }
         // A stack computes all members in one pass, which pays on a GPU; CPU kernels run each
         // model's convolutions faster on their own (see BENCHMARKS.md, MeGA).
         let evaluation = match is_cpu(&self.device) {
@@ -154,9 +179,66 @@ impl Session {
                 .map_err(EvaluateError::from)
                 .and_then(|stack| Ok(evaluate(&stack, split, loss, options)?)),
         };
-        evaluation.map_err(|e| match e {
-            EvaluateError::Architecture(_) => ServiceError::invalid(e.to_string()),
-            _ => ServiceError::failed(e.to_string()),
-        })
+        evaluation.map_err(failed)
     }
+}
+
+/// Each model's [`batch_outputs`](crate::train::batch_outputs) on `split`, computed by the
+/// executor's workers: one job per model, answered in order.
+fn remote_outputs(
+    executor: &std::sync::Mutex<Box<dyn Executor>>,
+    recipe: &Recipe,
+    models: &[Model],
+    split: &DeviceSplit,
+    name: SplitName,
+    options: &EvalOptions,
+) -> Result<Vec<Vec<Tensor<3>>>> {
+    let mut executor = executor
+        .lock()
+        .map_err(|_| ServiceError::failed("the executor failed in another call"))?;
+    let identity = Identity::current(executor.device()).map_err(ServiceError::failed)?;
+    let jobs: Vec<Job> = models
+        .iter()
+        .enumerate()
+        .map(|(i, model)| Job {
+            spec: JobSpec {
+                label: format!("evaluate {name:?} model {i} of {}", models.len()),
+                identity: identity.clone(),
+                task: Task::Outputs {
+                    data: recipe.clone(),
+                    split: name,
+                    subset: options.subset.clone(),
+                    batch_size: options.batch_size,
+                },
+            },
+            blobs: vec![Blob::new(checkpoint::to_bytes(model))],
+        })
+        .collect();
+    let outcomes = executor
+        .run(jobs)
+        .map_err(|e| ServiceError::failed(e.to_string()))?;
+    let sizes = batch_sizes(split, options);
+    let device = split.inputs.device();
+    outcomes
+        .into_iter()
+        .map(|outcome| {
+            let answer = outcome.map_err(ServiceError::failed)?;
+            let columns = answer.header["columns"].as_u64().unwrap_or(0) as usize;
+            let values = answer
+                .blobs
+                .first()
+                .and_then(|b| bytes_f32(b))
+                .filter(|v| v.len() == columns * sizes.iter().sum::<usize>())
+                .ok_or_else(|| ServiceError::failed("a worker's outputs do not fit the split"))?;
+            let mut at = 0;
+            Ok(sizes
+                .iter()
+                .map(|&rows| {
+                    let part = values[at * columns..(at + rows) * columns].to_vec();
+                    at += rows;
+                    Tensor::from_data(TensorData::new(part, [1, rows, columns]), &device)
+                })
+                .collect())
+        })
+        .collect()
 }

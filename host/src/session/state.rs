@@ -1,8 +1,8 @@
 //! The session's state: data, models by id, optimiser states, hooks, metrics, cancellation.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use burn::tensor::Device;
 use coevo_sdk::DatasetInfo;
@@ -10,7 +10,8 @@ use coevo_sdk::ffi::ModelId;
 use serde_json::Value;
 
 use super::{Hooks, NoHooks, OptimizerStates, ServiceError};
-use crate::data::ResidentData;
+use crate::data::{Recipe, ResidentData};
+use crate::executor::Executor;
 use crate::model::Model;
 use crate::seed;
 
@@ -31,6 +32,11 @@ pub(super) type Result<T> = std::result::Result<T, ServiceError>;
 /// Everything the services act on.
 pub struct Session {
     pub(super) data: Option<ResidentData>,
+    /// How `data` was loaded, when a recipe made it: what a worker elsewhere needs to hold
+    /// the same splits.
+    recipe: Option<Recipe>,
+    /// Where independent evaluations run when not in this process.
+    pub(super) executor: Option<Mutex<Box<dyn Executor>>>,
     pub(super) device: Device,
     seed: u64,
     pub(super) models: BTreeMap<ModelId, Model>,
@@ -65,6 +71,8 @@ impl Session {
     pub fn without_data(device: Device, seed: u64) -> Self {
         Self {
             data: None,
+            recipe: None,
+            executor: None,
             device,
             seed,
             models: BTreeMap::new(),
@@ -123,6 +131,29 @@ impl Session {
     /// Makes `data` the data set every service works on.
     pub fn set_data(&mut self, data: ResidentData) {
         self.data = Some(data);
+        self.recipe = None;
+    }
+
+    /// Makes `data`, loaded by `recipe`, the data set every service works on.
+    pub fn set_data_from(&mut self, recipe: Recipe, data: ResidentData) {
+        self.data = Some(data);
+        self.recipe = Some(recipe);
+    }
+
+    /// Sends independent units of work to `executor` from now on.
+    pub fn set_executor(&mut self, executor: Box<dyn Executor>) {
+        self.executor = Some(Mutex::new(executor));
+    }
+
+    /// What the executor is, when there is one (`None`: everything runs in this process).
+    pub fn executor_description(&self) -> Option<Value> {
+        let executor = self.executor.as_ref()?.lock().ok()?;
+        Some(executor.describe())
+    }
+
+    /// How the data was loaded, when a recipe loaded it.
+    pub fn data_recipe(&self) -> Option<&Recipe> {
+        self.recipe.as_ref()
     }
 
     /// The device models live on.

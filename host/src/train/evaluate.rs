@@ -172,15 +172,64 @@ pub fn evaluate_each(
         let stack = Model::stack(models)?;
         return Ok(evaluate(&stack, split, loss, options)?);
     }
-    let scale = first.spec().target_scale;
-    let batches = run_batches(split, &options, loss, scale, |x, _| {
-        Tensor::cat(models.iter().map(|m| m.predict(x.clone())).collect(), 0)
+    let outputs = models
+        .iter()
+        .map(|m| batch_outputs(m, split, &options))
+        .collect();
+    Ok(evaluate_outputs(
+        outputs,
+        first.spec().target_scale,
+        split,
+        loss,
+        options,
+    )?)
+}
+
+/// `model`'s outputs `[1, B, K]` for each batch of the samples `options` evaluates, in order:
+/// one model's share of [`evaluate_each`], which a worker elsewhere computes the same.
+pub fn batch_outputs(model: &Model, split: &DeviceSplit, options: &EvalOptions) -> Vec<Tensor<3>> {
+    evaluated(split, options)
+        .chunks(options.batch_size.max(1))
+        .map(|chunk| model.predict(split.batch(chunk).0))
+        .collect()
+}
+
+/// The samples `options` evaluates, in order, and the sizes of their batches.
+pub fn batch_sizes(split: &DeviceSplit, options: &EvalOptions) -> Vec<usize> {
+    evaluated(split, options)
+        .chunks(options.batch_size.max(1))
+        .map(<[usize]>::len)
+        .collect()
+}
+
+/// The metrics [`evaluate_each`] gives from each model's [`batch_outputs`] (`[model][batch]`),
+/// wherever those were computed.
+pub fn evaluate_outputs(
+    outputs: Vec<Vec<Tensor<3>>>,
+    scale: Option<TargetScale>,
+    split: &DeviceSplit,
+    loss: LossKind,
+    options: EvalOptions,
+) -> Result<Evaluation, LossMismatch> {
+    let members = outputs.len();
+    let mut batch = 0;
+    let batches = run_batches(split, &options, loss, scale, |_, _| {
+        let out = Tensor::cat(outputs.iter().map(|m| m[batch].clone()).collect(), 0);
+        batch += 1;
+        out
     })?;
-    let (mut evaluation, _) = score(batches, models.len(), split, scale, &options);
+    let (mut evaluation, _) = score(batches, members, split, scale, &options);
     if !options.probabilities {
         evaluation.probabilities = None;
     }
     Ok(evaluation)
+}
+
+fn evaluated(split: &DeviceSplit, options: &EvalOptions) -> Vec<usize> {
+    options
+        .subset
+        .clone()
+        .unwrap_or_else(|| (0..split.len()).collect())
 }
 
 /// What a pass over the evaluated samples gives, batch by batch.
@@ -202,10 +251,7 @@ fn run_batches(
     scale: Option<TargetScale>,
     mut forward: impl FnMut(Tensor<2>, usize) -> Tensor<3>,
 ) -> Result<Batches, LossMismatch> {
-    let indices: Vec<usize> = options
-        .subset
-        .clone()
-        .unwrap_or_else(|| (0..split.len()).collect());
+    let indices = evaluated(split, options);
     let mut losses = Vec::new();
     let mut outputs = Vec::new();
     for chunk in indices.chunks(options.batch_size.max(1)) {

@@ -13,7 +13,8 @@ mod trainer;
 
 pub use coevo_sdk::{Metrics, OptimizerConfig, Schedule, TrainSpec};
 pub use evaluate::{
-    EvalOptions, EvaluateError, Evaluation, eval_batch_size, evaluate, evaluate_each,
+    EvalOptions, EvaluateError, Evaluation, batch_outputs, batch_sizes, eval_batch_size, evaluate,
+    evaluate_each, evaluate_outputs,
 };
 pub use looped::LoopedTrainer;
 pub use loss::{LossKind, LossMismatch, default_loss, loss_fits};

@@ -24,6 +24,7 @@ fn options(script: &Path, out: &Path) -> RunOptions {
         data_roots: vec![repo_root().join("data")],
         plugin_dirs: vec![plugin.parent().unwrap().to_path_buf()],
         limits: Limits::default(),
+        ray: None,
     }
 }
 

@@ -22,6 +22,7 @@ fn options(script: &Path, out: &Path) -> RunOptions {
         data_roots: vec![repo_root().join("data")],
         plugin_dirs: vec![plugins.parent().unwrap().to_path_buf()],
         limits: Limits::default(),
+        ray: None,
     }
 }
 
@@ -340,7 +341,7 @@ train([m], #{{ epochs: 1, batch_size: 32, seed: 1 }});
         Arc::new(AtomicBool::new(false)),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("options.unseen"), "{err}");
+    assert!(err.to_string().contains("unseen share 1.5"), "{err}");
 }
 
 #[test]

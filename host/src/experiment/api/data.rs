@@ -5,8 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Rr, Shared, from_dynamic, pure, to_dynamic};
-use crate::data::{DataSource, DatasetInfo, Holdout, Normalise, ResidentData, Splits};
-use crate::seed;
+use crate::data::{DataSource, DatasetInfo, LimitBy, Normalise, Recipe};
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -20,14 +19,6 @@ struct Options {
     /// How the limits pick samples: `"first"` or `"random"` (seeded by the run).
     limit_by: LimitBy,
     normalise: Normalise,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum LimitBy {
-    #[default]
-    First,
-    Random,
 }
 
 impl Default for Options {
@@ -63,42 +54,31 @@ fn load(state: &Shared, source: &str, options: &Dynamic) -> Rr<Dynamic> {
             .parse()
             .map_err(|e: crate::data::DataError| e.to_string())?;
         source.path = st.roots.readable(&source.path.display().to_string())?;
-        let mut data = source.load().map_err(|e| e.to_string())?;
-        match options.limit_by {
-            LimitBy::First => data.truncate(options.limit_train, options.limit_test),
-            LimitBy::Random => data.sample(
-                options.limit_train,
-                options.limit_test,
-                seed::derive(st.host().seed(), "limit", 0),
-            ),
-        }
-        let split_seed = seed::derive(st.host().seed(), "split", 0);
-        let splits = Splits::of(&data, Holdout::Fraction(options.validation), split_seed)
-            .map_err(|e| e.to_string())?;
-        let unseen_seed = seed::derive(st.host().seed(), "unseen", 0);
-        let (validation, unseen) = splits
-            .set_aside(&data, options.unseen, unseen_seed)
-            .map_err(|e| format!("load_data options.unseen: {e}"))?;
+        let recipe = Recipe {
+            source,
+            validation: options.validation,
+            unseen: options.unseen,
+            limit_train: options.limit_train,
+            limit_test: options.limit_test,
+            limit_by: options.limit_by,
+            normalise: options.normalise,
+            seed: st.host().seed(),
+        };
         let device = st.host().device().clone();
-        let resident = ResidentData::upload_with_unseen(
-            &data,
-            &validation,
-            &unseen,
-            options.normalise,
-            &device,
-        );
-        st.host_mut().set_data(resident);
-        let info = DatasetInfo::from(&data);
-        Ok(json!({
+        let loaded = recipe.load(&device).map_err(|e| e.to_string())?;
+        let info = DatasetInfo::from(&loaded.dataset);
+        let answer = json!({
             "name": info.name,
             "task": info.task,
             "sample_shape": info.sample_shape,
-            "train": splits.train.len(),
-            "validation": validation.len(),
-            "unseen": unseen.len(),
+            "train": loaded.train,
+            "validation": loaded.validation,
+            "unseen": loaded.unseen,
             "test": info.test,
-            "classes": data.class_names,
-        }))
+            "classes": loaded.dataset.class_names,
+        });
+        st.host_mut().set_data_from(recipe, loaded.resident);
+        Ok(answer)
     })?;
     to_dynamic(&info)
 }
