@@ -5,6 +5,7 @@ mod colearn;
 mod compact;
 mod mega;
 mod plugin;
+mod ray;
 mod script;
 mod train;
 
@@ -32,6 +33,9 @@ pub enum BenchCommand {
     Compact(compact::CompactBenchArgs),
     /// Time a script hook call, and a script reload from save to the new definition running.
     Script(script::ScriptArgs),
+    /// Time the Ray executor: a trivial job's round trip, shipping a 1M-parameter model, and
+    /// scoring a population with 1, 2, … workers against the local executor.
+    Ray(ray::RayBenchArgs),
 }
 
 pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
@@ -44,5 +48,6 @@ pub fn run(command: BenchCommand, global: &Global) -> anyhow::Result<()> {
         BenchCommand::Colearn(args) => colearn::run(args, global),
         BenchCommand::Codeepnet(args) => codeepnet::run(args, global),
         BenchCommand::Compact(args) => compact::run(args, global),
+        BenchCommand::Ray(args) => ray::run(args, global),
     }
 }
