@@ -90,6 +90,7 @@ fn plugin_dir() -> String {
     let status = Command::new(cargo)
         .current_dir(ROOT)
         .args(["build", "--quiet", "-p", "coevo-plugin-mega"])
+        .args(["-p", "coevo-plugin-random-search"])
         .status()
         .unwrap();
     assert!(status.success());
@@ -228,4 +229,37 @@ fn a_refused_job_names_itself_and_the_run_resumes_on_ray_to_the_local_numbers() 
     let output = in_namespace(&unshare, &python, &script, &[]);
     assert_eq!(results(&output), local);
     assert_eq!(metrics(&run), local_metrics);
+}
+
+#[test]
+fn a_plugin_run_on_ray_gives_the_local_numbers() {
+    let (Some(python), Some(unshare)) = (ray_python(), namespace()) else {
+        return;
+    };
+    let plugins = plugin_dir();
+    let args = format!(
+        "plugins run random-search --plugin-dir {plugins} --data fashion-mnist=data/fashion-mnist-10k \
+         --limit-train 600 --seed 3 -q --json --config \
+         '{{\"generations\": 3, \"population\": 4, \"model\": {{\"preset\": \"mlp\"}}}}'"
+    );
+    let local = in_namespace(&unshare, &python, &format!("\"$COEVO\" {args}"), &[]);
+    let ray = in_namespace(
+        &unshare,
+        &python,
+        &format!("\"$COEVO\" {args} --ray local"),
+        &[],
+    );
+    let json = |out: &Output| -> Value {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+    };
+    let (local, ray) = (json(&local), json(&ray));
+    assert_eq!(ray["result"], local["result"]);
+    assert_eq!(ray["metrics"], local["metrics"]);
+    assert!(local["metrics"].as_array().is_some_and(|m| !m.is_empty()));
 }

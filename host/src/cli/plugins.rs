@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use coevo::data::{DataSource, Holdout, Normalise, ResidentData, Splits};
+use coevo::ComputeDevice;
+use coevo::data::{DataSource, LimitBy, Normalise, Recipe};
+use coevo::executor::{Executor, RayExecutor, RayOptions};
 use coevo::plugin::{FileWatch, LoadedPlugin, PluginHost, PluginPath, PluginRun, load_fresh_copy};
 use coevo::session::Session;
-use coevo::{ComputeDevice, seed};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -64,6 +65,10 @@ pub struct RunArgs {
     /// Stop after this many steps.
     #[arg(long)]
     max_steps: Option<u64>,
+    /// Fan independent evaluations out to the Ray cluster at this address (`local`: this
+    /// machine); see the README's Ray section.
+    #[arg(long, env = "COEVO_RAY_ADDRESS")]
+    ray: Option<String>,
     #[command(flatten)]
     path: PathArgs,
 }
@@ -163,18 +168,26 @@ fn run_plugin(args: RunArgs, global: &Global) -> anyhow::Result<()> {
         None => serde_json::from_str(&args.config).context("--config is not JSON")?,
     };
     let device = args.device.to_burn()?;
-    let mut dataset = args
-        .data
-        .load()
+    let recipe = Recipe {
+        source: args.data.clone(),
+        validation: args.validation,
+        unseen: 0.0,
+        limit_train: args.limit_train,
+        limit_test: None,
+        limit_by: LimitBy::First,
+        normalise: Normalise::Auto,
+        seed: args.seed,
+    };
+    let loaded = recipe
+        .load(&device)
         .with_context(|| format!("loading {}", args.data))?;
-    dataset.truncate(args.limit_train, None);
-    let splits = Splits::of(
-        &dataset,
-        Holdout::Fraction(args.validation),
-        seed::derive(args.seed, "split", 0),
-    )?;
-    let data = ResidentData::upload(&dataset, &splits.validation, Normalise::Auto, &device);
-    let mut state = Session::new(data, device, args.seed);
+    let mut state = Session::without_data(device, args.seed);
+    state.set_data_from(recipe, loaded.resident);
+    if let Some(address) = &args.ray {
+        let executor = RayExecutor::start(RayOptions::new(address, args.device)?)?;
+        tracing::info!("executor: {}", executor.describe());
+        state.set_executor(Box::new(executor));
+    }
     state.on_metrics(|record| tracing::info!("step {}: {}", record.step, record.values));
     let path = plugin.path.clone();
     let mut run = PluginRun::start(plugin, config, std::rc::Rc::new(PluginHost::new(state)))?;
