@@ -161,6 +161,7 @@ fn a_mega_merge_on_ray_gives_the_local_numbers_even_when_a_worker_is_killed() {
     assert_eq!(metrics(&ray), local_metrics);
     let events = std::fs::read_to_string(ray.join("events.jsonl")).unwrap();
     assert!(events.contains("\"kind\":\"ray\""), "{events}");
+    assert!(events.contains("\"binary_sha256\":\""), "{events}");
 
     // The same run while one worker process dies in the middle of a job: once the GA scores
     // candidates, the oldest worker process is stopped (a job sent to it waits), then killed

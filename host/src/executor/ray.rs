@@ -204,6 +204,10 @@ impl Executor for RayExecutor {
             "workers": self.workers(),
             "nodes": self.ready["nodes"],
             "worker_binary": self.options.worker_binary,
+            // Workers refuse jobs from a driver of another binary, so this is theirs too.
+            "binary_sha256": super::Identity::current(self.options.device)
+                .map(|i| i.binary_sha256)
+                .ok(),
         })
     }
 
