@@ -89,7 +89,14 @@ fn plugin_dir() -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(ROOT)
-        .args(["build", "--quiet", "-p", "coevo-plugin-mega"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "coevo-plugin-mega",
+            "-p",
+            "coevo-plugin-darwin",
+        ])
         .args(["-p", "coevo-plugin-random-search"])
         .status()
         .unwrap();
@@ -125,6 +132,21 @@ fn metrics(run: &Path) -> Vec<Value> {
             v
         })
         .collect()
+}
+
+/// A copy of this binary with a byte appended, in `dir`: what workers that differ run.
+fn other_binary(dir: &Path) -> PathBuf {
+    let other = dir.join("coevo-other");
+    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_coevo")).unwrap();
+    bytes.push(0);
+    std::fs::write(&other, bytes).unwrap();
+    let status = Command::new("chmod")
+        .arg("+x")
+        .arg(&other)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    other
 }
 
 /// The local run the Ray runs are compared with.
@@ -194,15 +216,7 @@ fn a_refused_job_names_itself_and_the_run_resumes_on_ray_to_the_local_numbers() 
     let (local, local_metrics) = local_run(dir.path(), &plugins, 4);
 
     // Workers running another binary (this one with a byte appended) refuse every job.
-    let other = dir.path().join("coevo-other");
-    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_coevo")).unwrap();
-    bytes.push(0);
-    std::fs::write(&other, bytes).unwrap();
-    Command::new("chmod")
-        .arg("+x")
-        .arg(&other)
-        .status()
-        .unwrap();
+    let other = other_binary(dir.path());
     let run = dir.path().join("run");
     let script = format!(
         "\"$COEVO\" run scripts/mega.rhai --out {out} --plugin-dir {plugins} --ray local {args}",
@@ -263,4 +277,54 @@ fn a_plugin_run_on_ray_gives_the_local_numbers() {
     assert_eq!(ray["result"], local["result"]);
     assert_eq!(ray["metrics"], local["metrics"]);
     assert!(local["metrics"].as_array().is_some_and(|m| !m.is_empty()));
+}
+
+/// A Darwin run whose every generation trains three offspring: on Ray they train at once,
+/// one job each.
+fn darwin_args() -> &'static str {
+    "--seed 5 -q --json --set model=lenet300_100 --set limit_train=600 --set generations=2 \
+     --set offspring=3 --set ancestor_epochs=1 --set epochs=1 \
+     --set data=fashion-mnist=data/fashion-mnist-10k"
+}
+
+#[test]
+fn a_darwin_generation_trains_its_offspring_on_ray_to_the_local_numbers() {
+    let (Some(python), Some(unshare)) = (ray_python(), namespace()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = plugin_dir();
+    let run = |name: &str, ray: &str, env: &[(&str, &str)]| {
+        let out = dir.path().join(name);
+        let script = format!(
+            "\"$COEVO\" run scripts/darwin.rhai --out {} --plugin-dir {plugins} {ray} {}",
+            out.display(),
+            darwin_args()
+        );
+        (in_namespace(&unshare, &python, &script, env), out)
+    };
+    let (local, local_dir) = run("local", "", &[]);
+    let (ray, ray_dir) = run("ray", "--ray local", &[]);
+    assert_eq!(results(&ray), results(&local));
+    assert_eq!(metrics(&ray_dir), metrics(&local_dir));
+    assert!(
+        metrics(&local_dir).iter().any(|m| m["generation"] == 2),
+        "the run reached its last generation"
+    );
+
+    // What the workers are sent first is the offspring's training: workers that refuse every
+    // job say so.
+    let other = other_binary(dir.path());
+    let other_path = other.display().to_string();
+    let (refused, _) = run(
+        "refused",
+        "--ray local",
+        &[("COEVO_RAY_WORKER", &other_path)],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("job train model") && stderr.contains("(1 of 3)"),
+        "{stderr}"
+    );
 }

@@ -52,9 +52,10 @@ extern "C" {
  * version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`, and
  * a hook's description (JSON) gained `returns_schema`, which older hosts ignore; 1.3 appended
  * `evaluate_samples` and `train_samples`, and a train report gained `samples`; 1.4 appended
- * `model_compact`, and a model's description (JSON) gained `units`.
+ * `model_compact`, and a model's description (JSON) gained `units`; 1.5 appended
+ * `train_each`.
  */
-#define COEVO_ABI_MINOR 4
+#define COEVO_ABI_MINOR 5
 
 /**
  * Blend coefficients: one per model.
@@ -317,6 +318,17 @@ typedef struct coevo_host {
      * layers that read them narrowed to match; it computes what `model` computes.
      */
     coevo_status (*model_compact)(coevo_host_context *ctx, coevo_model model, coevo_model *out);
+    /**
+     * Since 1.5. Trains each of `models` alone, model `i` by the `i`-th spec of a JSON array
+     * of training specs, on all training samples: the same as calling `train` with each
+     * model in turn, but the host may train them at once (on other machines, when its run
+     * has an executor). Returns a JSON array of reports, in the models' order.
+     */
+    coevo_status (*train_each)(coevo_host_context *ctx,
+                               const coevo_model *models,
+                               size_t count,
+                               const char *specs_json,
+                               char **out_json);
 } coevo_host;
 
 /**

@@ -26,8 +26,9 @@ pub const ABI_MAJOR: u32 = 1;
 /// version; 1.1 appended `model_align` to the host table; 1.2 appended `params_transfer`, and
 /// a hook's description (JSON) gained `returns_schema`, which older hosts ignore; 1.3 appended
 /// `evaluate_samples` and `train_samples`, and a train report gained `samples`; 1.4 appended
-/// `model_compact`, and a model's description (JSON) gained `units`.
-pub const ABI_MINOR: u32 = 4;
+/// `model_compact`, and a model's description (JSON) gained `units`; 1.5 appended
+/// `train_each`.
+pub const ABI_MINOR: u32 = 5;
 /// The symbol every plugin exports, of type [`EntryFn`]. cbindgen cannot write a string
 /// constant, so `cbindgen.toml` writes `COEVO_ENTRY_SYMBOL`, and the header test checks it.
 pub const ENTRY_SYMBOL: &str = "coevo_plugin_entry";
@@ -274,6 +275,19 @@ pub struct HostTable {
     pub model_compact: Option<
         unsafe extern "C" fn(ctx: *mut HostContext, model: ModelId, out: *mut ModelId) -> Status,
     >,
+    /// Since 1.5. Trains each of `models` alone, model `i` by the `i`-th spec of a JSON array
+    /// of training specs, on all training samples: the same as calling `train` with each
+    /// model in turn, but the host may train them at once (on other machines, when its run
+    /// has an executor). Returns a JSON array of reports, in the models' order.
+    pub train_each: Option<
+        unsafe extern "C" fn(
+            ctx: *mut HostContext,
+            models: *const ModelId,
+            count: usize,
+            specs_json: *const c_char,
+            out_json: *mut *mut c_char,
+        ) -> Status,
+    >,
 }
 
 /// cbindgen:ignore
@@ -288,6 +302,8 @@ impl HostTable {
     pub const V1_3_SIZE: u32 = table_size(26);
     /// Bytes of a 1.4 table: 1.3 and `model_compact`.
     pub const V1_4_SIZE: u32 = table_size(27);
+    /// Bytes of a 1.5 table: 1.4 and `train_each`.
+    pub const V1_5_SIZE: u32 = table_size(28);
 }
 
 /// Opaque plugin state.
@@ -413,8 +429,12 @@ mod tests {
             HostTable::V1_4_SIZE as usize,
             offset_of!(HostTable, model_compact) + size_of::<AnyFn>()
         );
-        // Nothing appended since 1.4: today's table is the 1.4 table.
-        assert_eq!(size_of::<HostTable>(), HostTable::V1_4_SIZE as usize);
+        assert_eq!(
+            HostTable::V1_5_SIZE as usize,
+            offset_of!(HostTable, train_each) + size_of::<AnyFn>()
+        );
+        // Nothing appended since 1.5: today's table is the 1.5 table.
+        assert_eq!(size_of::<HostTable>(), HostTable::V1_5_SIZE as usize);
     }
 
     #[test]

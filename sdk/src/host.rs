@@ -409,6 +409,31 @@ impl Host {
         self.take_json(out)
     }
 
+    /// Trains each model alone, `items[i].0` by `items[i].1`, on all training samples: the
+    /// same as [`Host::train`] with each in turn, which is what a host older than ABI 1.5 is
+    /// asked. A newer host may train them at once (on other machines, when its run has an
+    /// executor). Reports come back in the items' order.
+    pub fn train_each(
+        &self,
+        items: &[(ModelId, TrainSpec)],
+    ) -> Result<Vec<TrainReport>, HostError> {
+        let Some(train_each) = self.raw().train_each else {
+            return (items.iter())
+                .map(|(model, spec)| self.train(&[*model], spec, None))
+                .collect();
+        };
+        let models: Vec<ModelId> = items.iter().map(|(m, _)| *m).collect();
+        let specs: Vec<&TrainSpec> = items.iter().map(|(_, s)| s).collect();
+        let json = c_string(&serde_json::to_string(&specs).expect("train specs serialise"));
+        let ctx = self.raw().ctx;
+        let mut out = std::ptr::null_mut();
+        // SAFETY: a live slice and its length, a valid C string and out-pointer.
+        self.check(unsafe {
+            train_each(ctx, models.as_ptr(), models.len(), json.as_ptr(), &mut out)
+        })?;
+        self.take_json(out)
+    }
+
     /// Evaluates `models` and their ensemble; the host batches them on its device.
     pub fn evaluate(&self, models: &[ModelId], spec: &EvalSpec) -> Result<Evaluation, HostError> {
         self.evaluate_into(models, spec, None, None)

@@ -41,6 +41,16 @@ pub enum Task {
         /// Samples per forward pass: the batches the driver scores by.
         batch_size: usize,
     },
+    /// Trains the model in the first blob alone by `spec`, on all training samples, as the
+    /// driver's session would: masked by the second blob (flat 0/1 f32, empty when unmasked),
+    /// from the optimiser state in the third (a trainer state as JSON) when there is one. The
+    /// answer is `{report}` and two blobs: the trained model and its trainer state.
+    Train {
+        /// The data and its splits.
+        data: Recipe,
+        /// How to train.
+        spec: coevo_sdk::TrainSpec,
+    },
 }
 
 /// A job's JSON part.

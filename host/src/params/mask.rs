@@ -39,6 +39,26 @@ impl Model {
         Ok(())
     }
 
+    /// The masks as one flat 0/1 vector in [`Model::flat_params`]'s order (what
+    /// [`Model::set_flat_mask`] reads), or `None` when nothing is masked.
+    pub fn flat_mask(&self) -> Option<Vec<f32>> {
+        if self.masks().iter().all(Option::is_none) {
+            return None;
+        }
+        let m = self.members();
+        let per_member = self.param_count();
+        let mut flat = vec![1.0; per_member * m];
+        for (slot, mask) in self.param_slots().iter().zip(self.masks()) {
+            let Some(mask) = mask else { continue };
+            let values = to_f32(mask.clone());
+            for (member, part) in values.chunks(slot.len).enumerate().take(m) {
+                let start = member * per_member + slot.offset;
+                flat[start..start + slot.len].copy_from_slice(part);
+            }
+        }
+        Some(flat)
+    }
+
     /// Removes every mask; values that were masked stay zero until trained.
     pub fn clear_masks(&mut self) {
         let none = vec![None; self.params().len()];
@@ -70,8 +90,10 @@ mod tests {
         let mut m = tiny_model(1.0);
         let mut mask = vec![1.0; 17];
         mask[8..16].fill(0.0);
+        assert_eq!(m.flat_mask(), None);
         m.set_flat_mask(&mask).unwrap();
         assert_eq!(&m.flat_params()[8..16], &[0.0; 8]);
+        assert_eq!(m.flat_mask(), Some(mask.clone()));
         assert!((m.mask_density() - 9.0 / 17.0).abs() < 1e-12);
         assert!(m.set_flat_mask(&[1.0; 3]).is_err());
         m.clear_masks();

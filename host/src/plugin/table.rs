@@ -76,6 +76,7 @@ impl PluginHost {
             evaluate_samples: Some(evaluate_samples),
             train_samples: Some(train_samples),
             model_compact: Some(model_compact),
+            train_each: Some(train_each),
         });
         Self { cell, table }
     }
@@ -409,6 +410,29 @@ unsafe extern "C" fn train(
         let subset = train_subset(subset, subset_len)?;
         let report = c.state.borrow_mut().train(&ids, spec, subset)?;
         put_json(out, &report)
+    })
+}
+
+unsafe extern "C" fn train_each(
+    ctx: *mut HostContext,
+    models: *const ModelId,
+    count: usize,
+    specs: *const c_char,
+    out: *mut *mut c_char,
+) -> Status {
+    serve(ctx, |c| {
+        let ids = slice(models, count, "models")?;
+        let specs: Vec<TrainSpec> = json(specs, "train specs")?;
+        if specs.len() != ids.len() {
+            return Err(ServiceError::invalid(format!(
+                "{} models but {} train specs",
+                ids.len(),
+                specs.len()
+            )));
+        }
+        let items: Vec<(ModelId, TrainSpec)> = ids.iter().copied().zip(specs).collect();
+        let reports = c.state.borrow_mut().train_each(&items)?;
+        put_json(out, &reports)
     })
 }
 

@@ -19,6 +19,7 @@ mod hooks;
 mod models;
 mod optimizers;
 mod state;
+mod train_each;
 mod training;
 
 pub use elastic_net::ElasticNetReport;

@@ -128,6 +128,12 @@ impl Session {
             .ok_or_else(|| ServiceError::failed("no data set is loaded"))
     }
 
+    /// The data, taken out of the session (which then has none).
+    pub fn take_data(&mut self) -> Option<ResidentData> {
+        self.recipe = None;
+        self.data.take()
+    }
+
     /// Makes `data` the data set every service works on.
     pub fn set_data(&mut self, data: ResidentData) {
         self.data = Some(data);

@@ -330,3 +330,94 @@ fn a_join_layer_reads_its_partner_detached_and_only_while_lent() {
     };
     assert!(s.train(&[joined], spec, None).is_err());
 }
+
+#[test]
+fn training_each_on_an_executor_ends_as_training_each_here() {
+    use crate::ComputeDevice;
+    use crate::data::{LimitBy, Recipe};
+    use crate::executor::InProcess;
+
+    let recipe = Recipe {
+        source: concat!(
+            "fashion-mnist=",
+            env!("CARGO_MANIFEST_DIR"),
+            "/../data/fashion-mnist-10k"
+        )
+        .parse()
+        .unwrap(),
+        validation: 0.1,
+        unseen: 0.0,
+        limit_train: Some(300),
+        limit_test: Some(50),
+        limit_by: LimitBy::First,
+        normalise: Normalise::Auto,
+        seed: 2,
+    };
+    let device = Device::flex();
+    // Three models: one masked, one with momentum from an earlier call, one fresh.
+    let prepare = |executor: bool| {
+        let mut s = Session::without_data(device.clone(), 2);
+        s.set_data_from(recipe.clone(), recipe.load(&device).unwrap().resident);
+        if executor {
+            s.set_executor(Box::new(InProcess::new(ComputeDevice::Flex).unwrap()));
+        }
+        let spec = serde_json::json!({"preset": "mlp"});
+        let ids: Vec<u64> = (0..3)
+            .map(|i| s.create_model(&spec, 10 + i).unwrap())
+            .collect();
+        let n = params(&s, ids[0]).len();
+        let mask: Vec<f32> = (0..n).map(|i| (i % 3 != 0) as u8 as f32).collect();
+        s.set_mask(ids[0], Some(&mask)).unwrap();
+        s.train(&[ids[1]], spec_of(1, 7), None).unwrap();
+        (s, ids)
+    };
+    let items = |ids: &[u64]| -> Vec<(u64, TrainSpec)> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, &id)| (id, spec_of(2, 20 + i as u64)))
+            .collect()
+    };
+    let (mut here, ids) = prepare(false);
+    let reports_here = here.train_each(&items(&ids)).unwrap();
+    let (mut there, ids_there) = prepare(true);
+    assert_eq!(ids, ids_there);
+    let reports_there = there.train_each(&items(&ids)).unwrap();
+    assert_eq!(reports_there, reports_here);
+    for &id in &ids {
+        let (a, b) = (params(&here, id), params(&there, id));
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "model {id}"
+        );
+        assert_eq!(
+            here.optimizers.get(&[id]),
+            there.optimizers.get(&[id]),
+            "model {id}"
+        );
+        assert_eq!(
+            here.model(id).unwrap().flat_mask(),
+            there.model(id).unwrap().flat_mask()
+        );
+    }
+    assert!(
+        params(&there, ids[0]).iter().step_by(3).all(|&v| v == 0.0),
+        "the mask held"
+    );
+    assert!(there.optimizers.get(&[ids[1]]).unwrap().step > reports_there[1].steps);
+}
+
+fn spec_of(epochs: usize, seed: u64) -> TrainSpec {
+    TrainSpec {
+        epochs,
+        batch_size: 32,
+        optimizer: Some(OptimizerConfig::Sgd {
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            nesterov: false,
+        }),
+        seed,
+        ..TrainSpec::default()
+    }
+}

@@ -9,8 +9,9 @@
 //! into the physically smaller network it computes. The baselines share the loop and change
 //! only the rule that picks survivors ([`Method`]).
 //!
-//! One step trains and scores one network: an ancestor in generation 0, an offspring after.
-//! The champion of every generation and its compacted copy stay in the host (their ids are in
+//! One step scores one network: an ancestor in generation 0, an offspring after. A
+//! generation's offspring are drawn and trained together by its first step, one
+//! [`Host::train_each`] call, so that a host with an executor trains them at once. The champion of every generation and its compacted copy stay in the host (their ids are in
 //! the result); every other offspring is freed as soon as it is scored.
 
 mod anatomy;
@@ -91,6 +92,9 @@ pub struct Darwin {
     /// This generation's networks scored so far, fittest first; only the parents-to-be are
     /// kept.
     scored: Vec<Scored>,
+    /// This generation's offspring trained but not yet scored, in draw order.
+    #[serde(default)]
+    pending: Vec<(ModelId, Drawn)>,
     /// Networks trained this generation.
     done: usize,
     history: Vec<Record>,
@@ -116,8 +120,13 @@ impl Darwin {
     }
 
     fn seed(&self, host: &Host, what: &str) -> u64 {
+        self.seed_at(host, what, self.done)
+    }
+
+    /// The seed of `what` for the generation's network `index`.
+    fn seed_at(&self, host: &Host, what: &str, index: usize) -> u64 {
         let label = format!("darwin/{what}/{}", self.config.seed);
-        host.derive_seed(&label, (self.generation * 100_003 + self.done) as u64)
+        host.derive_seed(&label, (self.generation * 100_003 + index) as u64)
     }
 
     fn train_spec(&self, epochs: usize, seed: u64) -> TrainSpec {
@@ -195,8 +204,20 @@ impl Darwin {
         }
     }
 
-    /// Draws, trains and evaluates the generation's next offspring.
+    /// The generation's next offspring; the first call draws and trains all that are left.
     fn offspring(&mut self, host: &Host) -> Result<(ModelId, Drawn), PluginError> {
+        if self.pending.is_empty() {
+            self.pending = self.breed(host)?;
+        }
+        if self.pending.is_empty() {
+            return Err("a generation without offspring".into());
+        }
+        Ok(self.pending.remove(0))
+    }
+
+    /// Draws the generation's offspring not yet scored (all, unless a snapshot of an older
+    /// version stopped mid-generation), and trains them together.
+    fn breed(&mut self, host: &Host) -> Result<Vec<(ModelId, Drawn)>, PluginError> {
         let parents: Vec<Vec<f32>> = (self.parents.iter())
             .map(|&p| host.read_params(p))
             .collect::<Result<_, _>>()?;
@@ -223,21 +244,27 @@ impl Darwin {
             factors: &factors,
             counts: self.config.counts_for(self.generation),
         };
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed(host, "sample"));
-        let drawn = draw(&self.anatomy, &parents, &rule, &mut rng)?;
-        let child = match (self.config.method, self.config.inherit) {
-            (Method::Lottery, _) => {
-                host.clone_model(self.init.ok_or("the lottery without its initial weights")?)?
-            }
-            (_, true) => host.clone_model(self.parents[0])?,
-            (_, false) => host.create_model(&self.spec, self.seed(host, "init"))?,
-        };
-        host.set_mask(child, Some(&drawn.mask))?;
-        if self.config.epochs > 0 {
-            let spec = self.train_spec(self.config.epochs, self.seed(host, "train"));
-            host.train(&[child], &spec, None)?;
+        let mut children = Vec::new();
+        for index in self.done..self.size(self.generation) {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed_at(host, "sample", index));
+            let drawn = draw(&self.anatomy, &parents, &rule, &mut rng)?;
+            let child = match (self.config.method, self.config.inherit) {
+                (Method::Lottery, _) => {
+                    host.clone_model(self.init.ok_or("the lottery without its initial weights")?)?
+                }
+                (_, true) => host.clone_model(self.parents[0])?,
+                (_, false) => host.create_model(&self.spec, self.seed_at(host, "init", index))?,
+            };
+            host.set_mask(child, Some(&drawn.mask))?;
+            let spec = self.train_spec(self.config.epochs, self.seed_at(host, "train", index));
+            children.push((child, drawn, spec));
         }
-        Ok((child, drawn))
+        if self.config.epochs > 0 {
+            let items: Vec<(ModelId, TrainSpec)> =
+                children.iter().map(|(c, _, s)| (*c, s.clone())).collect();
+            host.train_each(&items)?;
+        }
+        Ok(children.into_iter().map(|(c, d, _)| (c, d)).collect())
     }
 
     /// The fitness of a network from its validation metrics: the hook's, else accuracy
@@ -473,6 +500,7 @@ impl Algorithm for Darwin {
             init: None,
             factors: None,
             scored: Vec::new(),
+            pending: Vec::new(),
             done: 0,
             history: Vec::new(),
             trained: 0,

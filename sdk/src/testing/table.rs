@@ -45,6 +45,7 @@ pub(super) fn host_table(state: &RefCell<State>) -> HostTable {
         evaluate_samples: Some(evaluate_samples),
         train_samples: Some(train_samples),
         model_compact: Some(model_compact),
+        train_each: Some(train_each),
     }
 }
 
@@ -411,6 +412,43 @@ fn check_subset(subset: &[u32], len: usize) -> Result<(), String> {
         )),
         None => Ok(()),
     }
+}
+
+/// `train` with each model in turn, as the host does without an executor.
+unsafe extern "C" fn train_each(
+    ctx: *mut HostContext,
+    models: *const ModelId,
+    count: usize,
+    specs: *const c_char,
+    out: *mut *mut c_char,
+) -> Status {
+    let specs: Vec<Value> = match serde_json::from_str(read_str(specs)) {
+        Ok(specs) => specs,
+        Err(e) => {
+            let message = format!("train specs: {e}");
+            return fail(ctx, ffi::STATUS_INVALID_ARGUMENT, message);
+        }
+    };
+    // SAFETY: pointer and length of the caller's slice.
+    let ids = unsafe { std::slice::from_raw_parts(models, count) };
+    if specs.len() != ids.len() {
+        let message = format!("{} models but {} train specs", ids.len(), specs.len());
+        return fail(ctx, ffi::STATUS_INVALID_ARGUMENT, message);
+    }
+    let mut reports = Vec::new();
+    for (id, spec) in ids.iter().zip(&specs) {
+        let spec = c_string(&spec.to_string());
+        let mut one = std::ptr::null_mut();
+        // SAFETY: a live id, a valid C string and out-pointer.
+        let status = unsafe { train(ctx, id, 1, spec.as_ptr(), std::ptr::null(), 0, &mut one) };
+        if status != ffi::STATUS_OK {
+            return status;
+        }
+        // SAFETY: `train` wrote a string this table allocated.
+        let text = unsafe { CString::from_raw(one) };
+        reports.push(serde_json::from_str::<Value>(&text.to_string_lossy()).unwrap_or(Value::Null));
+    }
+    write_json(out, &Value::Array(reports))
 }
 
 unsafe extern "C" fn train(
