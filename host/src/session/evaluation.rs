@@ -9,7 +9,7 @@ use crate::checkpoint;
 use crate::data::DeviceSplit;
 use crate::data::Recipe;
 use crate::device::is_cpu;
-use crate::executor::{Blob, Executor, Identity, Job, JobSpec, SplitName, Task, bytes_f32};
+use crate::executor::{Blob, Job, JobSpec, SplitName, Task, bytes_f32};
 use crate::model::Model;
 use crate::train::{
     EvalOptions, EvaluateError, Evaluation, batch_sizes, default_loss, eval_batch_size, evaluate,
@@ -162,11 +162,11 @@ impl Session {
             _ => ServiceError::failed(e.to_string()),
         };
         let remote = members.len() > 1 && !options.diagnostics && features_from.is_none();
-        if let (true, Some(executor), Some(recipe)) = (remote, &self.executor, self.data_recipe())
+        if let (true, Some(_), Some(recipe)) = (remote, &self.executor, self.data_recipe())
             && is_cpu(&self.device)
         {
             Model::stack(&members).map_err(|e| failed(e.into()))?;
-            let outputs = remote_outputs(executor, recipe, &members, split, name, &options)?;
+            let outputs = remote_outputs(self, recipe, &members, split, name, &options)?;
             let scale = members[0].spec().target_scale;
             return evaluate_outputs(outputs, scale, split, loss, options)
                 .map_err(|e| failed(e.into()));
@@ -186,37 +186,30 @@ impl Session {
 /// Each model's [`batch_outputs`](crate::train::batch_outputs) on `split`, computed by the
 /// executor's workers: one job per model, answered in order.
 fn remote_outputs(
-    executor: &std::sync::Mutex<Box<dyn Executor>>,
+    session: &Session,
     recipe: &Recipe,
     models: &[Model],
     split: &DeviceSplit,
     name: SplitName,
     options: &EvalOptions,
 ) -> Result<Vec<Vec<Tensor<3>>>> {
-    let mut executor = executor
-        .lock()
-        .map_err(|_| ServiceError::failed("the executor failed in another call"))?;
-    let identity = Identity::current(executor.device()).map_err(ServiceError::failed)?;
-    let jobs: Vec<Job> = models
-        .iter()
-        .enumerate()
-        .map(|(i, model)| Job {
-            spec: JobSpec {
-                label: format!("evaluate {name:?} model {i} of {}", models.len()),
-                identity: identity.clone(),
-                task: Task::Outputs {
-                    data: recipe.clone(),
-                    split: name,
-                    subset: options.subset.clone(),
-                    batch_size: options.batch_size,
+    let outcomes = session.run_jobs(|identity| {
+        (models.iter().enumerate())
+            .map(|(i, model)| Job {
+                spec: JobSpec {
+                    label: format!("evaluate {name:?} model {i} of {}", models.len()),
+                    identity: identity.clone(),
+                    task: Task::Outputs {
+                        data: recipe.clone(),
+                        split: name,
+                        subset: options.subset.clone(),
+                        batch_size: options.batch_size,
+                    },
                 },
-            },
-            blobs: vec![Blob::new(checkpoint::to_bytes(model))],
-        })
-        .collect();
-    let outcomes = executor
-        .run(jobs)
-        .map_err(|e| ServiceError::failed(e.to_string()))?;
+                blobs: vec![Blob::new(checkpoint::to_bytes(model))],
+            })
+            .collect()
+    })?;
     let sizes = batch_sizes(split, options);
     let device = split.inputs.device();
     outcomes

@@ -151,6 +151,24 @@ impl Session {
         self.executor = Some(Mutex::new(executor));
     }
 
+    /// Runs the jobs `make` builds (given the driver's identity) on the executor, answered in
+    /// their order; fails when the session has none.
+    pub(super) fn run_jobs(
+        &self,
+        make: impl FnOnce(&crate::executor::Identity) -> Vec<crate::executor::Job>,
+    ) -> Result<Vec<crate::executor::Outcome>> {
+        let executor = (self.executor.as_ref())
+            .ok_or_else(|| ServiceError::failed("no executor to run jobs on"))?;
+        let mut executor = executor
+            .lock()
+            .map_err(|_| ServiceError::failed("the executor failed in another call"))?;
+        let identity =
+            crate::executor::Identity::current(executor.device()).map_err(ServiceError::failed)?;
+        executor
+            .run(make(&identity))
+            .map_err(|e| ServiceError::failed(e.to_string()))
+    }
+
     /// What the executor is, when there is one (`None`: everything runs in this process).
     pub fn executor_description(&self) -> Option<Value> {
         let executor = self.executor.as_ref()?.lock().ok()?;

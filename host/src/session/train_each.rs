@@ -11,7 +11,7 @@ use super::ServiceError;
 use super::state::{Result, Session};
 use crate::checkpoint;
 use crate::device::is_cpu;
-use crate::executor::{Blob, Identity, Job, JobSpec, Task, f32_bytes};
+use crate::executor::{Blob, Job, JobSpec, Task, f32_bytes};
 use crate::train::TrainerState;
 
 impl Session {
@@ -32,11 +32,10 @@ impl Session {
     }
 
     fn train_remotely(&mut self, items: &[(ModelId, TrainSpec)]) -> Result<Vec<TrainReport>> {
-        let (Some(executor), Some(recipe)) = (&self.executor, self.data_recipe()) else {
-            return Err(ServiceError::failed("no executor to train on"));
-        };
-        let mut jobs = Vec::with_capacity(items.len());
-        for (i, (id, spec)) in items.iter().enumerate() {
+        let recipe = (self.data_recipe())
+            .ok_or_else(|| ServiceError::failed("no data recipe for workers to load"))?;
+        let mut work = Vec::with_capacity(items.len());
+        for (id, spec) in items {
             let model = self.model(*id)?;
             let mut blobs = vec![
                 Blob::new(checkpoint::to_bytes(model)),
@@ -47,30 +46,23 @@ impl Session {
                     serde_json::to_vec(state).map_err(|e| ServiceError::failed(e.to_string()))?;
                 blobs.push(Blob::new(json));
             }
-            jobs.push((i, *id, spec.clone(), blobs));
+            work.push(blobs);
         }
-        let outcomes = {
-            let mut executor = executor
-                .lock()
-                .map_err(|_| ServiceError::failed("the executor failed in another call"))?;
-            let identity = Identity::current(executor.device()).map_err(ServiceError::failed)?;
-            let jobs = (jobs.into_iter())
-                .map(|(i, id, spec, blobs)| Job {
+        let outcomes = self.run_jobs(|identity| {
+            (items.iter().zip(work).enumerate())
+                .map(|(i, ((id, spec), blobs))| Job {
                     spec: JobSpec {
                         label: format!("train model {id} ({} of {})", i + 1, items.len()),
                         identity: identity.clone(),
                         task: Task::Train {
                             data: recipe.clone(),
-                            spec,
+                            spec: spec.clone(),
                         },
                     },
                     blobs,
                 })
-                .collect();
-            executor
-                .run(jobs)
-                .map_err(|e| ServiceError::failed(e.to_string()))?
-        };
+                .collect()
+        })?;
         // Every answer is checked before any model changes, so a failed job leaves the
         // session as it was.
         let mut trained = Vec::with_capacity(items.len());
