@@ -54,6 +54,26 @@ impl ComputeDevice {
         !matches!(self, Self::TorchCuda(_))
     }
 
+    /// The device a worker process computes on for a driver on `self`, where `visible` is the
+    /// worker's `CUDA_VISIBLE_DEVICES`. A scheduler that hands a process its GPUs (Ray does)
+    /// sets that variable, and the process then numbers the GPUs it sees from 0: the driver's
+    /// index names a GPU as the driver's process sees them, not the one the worker was given.
+    pub fn for_worker(self, visible: Option<&str>) -> Self {
+        match (self, visible.map(str::trim)) {
+            (Self::TorchCuda(_), Some(list)) if !list.is_empty() => Self::TorchCuda(0),
+            _ => self,
+        }
+    }
+
+    /// Whether a worker on `self` computes as a driver on `driver` does: the same device, with
+    /// any two CUDA devices alike, since an index only means something within one process.
+    pub fn computes_as(self, driver: Self) -> bool {
+        match (self, driver) {
+            (Self::TorchCuda(_), Self::TorchCuda(_)) => true,
+            _ => self == driver,
+        }
+    }
+
     /// The burn device, or why this build cannot provide it.
     pub fn to_burn(self) -> Result<Device, DeviceError> {
         match self {
@@ -136,6 +156,27 @@ impl From<ComputeDevice> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_given_one_gpu_computes_on_its_first_visible_device() {
+        let driver = ComputeDevice::TorchCuda(3);
+        assert_eq!(driver.for_worker(Some("5")), ComputeDevice::TorchCuda(0));
+        assert_eq!(
+            driver.for_worker(Some("GPU-8f2a,GPU-11c0")),
+            ComputeDevice::TorchCuda(0)
+        );
+        // No GPUs handed out: the index stands as the driver gave it.
+        assert_eq!(driver.for_worker(None), driver);
+        assert_eq!(driver.for_worker(Some(" ")), driver);
+        // CPU devices ignore the variable.
+        assert_eq!(
+            ComputeDevice::Flex.for_worker(Some("0")),
+            ComputeDevice::Flex
+        );
+        assert!(ComputeDevice::TorchCuda(0).computes_as(driver));
+        assert!(!ComputeDevice::TorchCpu.computes_as(driver));
+        assert!(!ComputeDevice::Flex.computes_as(ComputeDevice::TorchCpu));
+    }
 
     #[test]
     fn parses_the_names_the_cli_documents() {

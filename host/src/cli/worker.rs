@@ -7,13 +7,16 @@ use coevo::executor::Worker;
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// The device the jobs compute on; a job from a driver on another device is refused.
+    /// The driver's device; a job from a driver on another device is refused. `cuda:N` becomes
+    /// this process's first GPU when `CUDA_VISIBLE_DEVICES` hands it its GPUs (as Ray does).
     #[arg(long, default_value = "cpu")]
     device: ComputeDevice,
 }
 
 pub fn run(args: WorkerArgs) -> anyhow::Result<()> {
-    let mut worker = Worker::new(args.device).map_err(anyhow::Error::msg)?;
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    let device = args.device.for_worker(visible.as_deref());
+    let mut worker = Worker::new(device).map_err(anyhow::Error::msg)?;
     let stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
     worker.serve(stdin, stdout)?;

@@ -45,7 +45,7 @@ impl Identity {
                 self.binary_sha256, driver.binary_sha256
             ));
         }
-        if self.device != driver.device {
+        if !self.device.computes_as(driver.device) {
             differences.push(format!(
                 "the device ({} here, {} on the driver)",
                 self.device, driver.device
@@ -99,5 +99,15 @@ mod tests {
             "{why}"
         );
         assert!(!why.contains("LibTorch"), "{why}");
+    }
+
+    #[test]
+    fn a_worker_on_another_gpu_index_is_not_refused() {
+        // Ray gives a worker its GPU as cuda:0 in that worker; the driver may be on cuda:1.
+        let mut driver = Identity::current(ComputeDevice::TorchCuda(1)).unwrap();
+        let worker = Identity::current(ComputeDevice::TorchCuda(0)).unwrap();
+        assert!(worker.check(&driver).is_ok());
+        driver.device = ComputeDevice::TorchCpu;
+        assert!(worker.check(&driver).unwrap_err().contains("the device"));
     }
 }
