@@ -6,6 +6,7 @@ mod burnpack;
 mod error;
 mod named;
 mod safetensors;
+mod trainer_state;
 
 use std::path::Path;
 
@@ -14,6 +15,9 @@ use burn::tensor::Device;
 pub use atomic::write_atomic;
 pub use error::CheckpointError;
 pub use named::{MEMBERS_KEY, NamedTensor, NamedTensors, SPEC_KEY, Values};
+pub use trainer_state::{
+    optimizer_slots, optimizer_tensors, trainer_state_from_bytes, trainer_state_to_bytes,
+};
 
 use crate::model::{Model, ModelSpec};
 

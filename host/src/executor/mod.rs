@@ -11,6 +11,7 @@ mod frame;
 mod identity;
 mod job;
 mod ray;
+mod train_blobs;
 mod worker;
 
 pub use frame::{Frame, FrameError, read as read_frame, write as write_frame};
@@ -19,6 +20,7 @@ pub use job::{
     Answer, Blob, Job, JobSpec, Outcome, SplitName, Task, bytes_f32, f32_bytes, sha256_hex,
 };
 pub use ray::{RayExecutor, RayOptions};
+pub use train_blobs::{read_train_answer, read_train_job, train_answer_blobs, train_job_blobs};
 pub use worker::Worker;
 
 use serde_json::Value;

@@ -11,13 +11,13 @@ use serde_json::json;
 
 use super::frame::{self, Frame, FrameError};
 use super::identity::Identity;
-use super::job::{Answer, JobSpec, Task, bytes_f32, f32_bytes};
+use super::job::{Answer, JobSpec, Task, f32_bytes};
 use crate::ComputeDevice;
 use crate::checkpoint;
 use crate::data::{Recipe, ResidentData};
 use crate::session::Session;
 use crate::tensors::to_f32;
-use crate::train::{EvalOptions, TrainerState, batch_outputs};
+use crate::train::{EvalOptions, batch_outputs};
 
 /// A worker on one device.
 #[derive(Debug)]
@@ -107,21 +107,7 @@ impl Worker {
                 })
             }
             Task::Train { data, spec } => {
-                let bytes = blobs.first().ok_or("a training job without its model")?;
-                let mut model =
-                    checkpoint::from_bytes(bytes, Path::new("the job's model"), &self.device)
-                        .map_err(|e| e.to_string())?;
-                if let Some(mask) = blobs.get(1).filter(|b| !b.is_empty()) {
-                    let mask = bytes_f32(mask).ok_or("the job's mask is not f32 values")?;
-                    model.set_flat_mask(&mask).map_err(|e| e.to_string())?;
-                }
-                let state: Option<TrainerState> = match blobs.get(2) {
-                    Some(b) => Some(
-                        serde_json::from_slice(b)
-                            .map_err(|e| format!("the job's trainer state: {e}"))?,
-                    ),
-                    None => None,
-                };
+                let (model, state) = super::read_train_job(blobs, &self.device)?;
                 self.data(data)?;
                 let resident = self.data.take().map(|(_, d)| d).ok_or("no data")?;
                 let mut session = Session::new(resident, self.device.clone(), 0);
@@ -130,19 +116,17 @@ impl Worker {
                     session.set_optimizer_state(vec![id], state);
                 }
                 let trained = session.train(&[id], spec.clone(), None).and_then(|report| {
-                    let model = checkpoint::to_bytes(session.model(id)?);
-                    let state = session.optimizer_states().get(&[id]).cloned();
-                    Ok((report, model, state))
+                    let state = session.optimizer_states().get(&[id]);
+                    Ok((report, super::train_answer_blobs(session.model(id)?, state)))
                 });
                 // The data outlives the session, whatever happened.
                 if let Some(resident) = session.take_data() {
                     self.data = Some((data.clone(), resident));
                 }
-                let (report, model, state) = trained.map_err(|e| e.to_string())?;
-                let state = serde_json::to_vec(&state).map_err(|e| e.to_string())?;
+                let (report, blobs) = trained.map_err(|e| e.to_string())?;
                 Ok(Answer {
                     header: json!({"report": report}),
-                    blobs: vec![model, state],
+                    blobs,
                 })
             }
         }

@@ -119,21 +119,8 @@ pub fn write(dir: &Path, host: &Session, mut manifest: Manifest) -> Result<PathB
     let mut groups: Vec<(&Vec<u64>, &TrainerState)> = host.optimizer_states().iter().collect();
     groups.sort_by(|a, b| a.0.cmp(b.0));
     for (index, (ids, state)) in groups.into_iter().enumerate() {
-        let tensors = state
-            .optimizer
-            .slots
-            .iter()
-            .enumerate()
-            .flat_map(|(k, slot)| {
-                slot.iter().enumerate().map(move |(p, values)| NamedTensor {
-                    name: format!("{k}.{p}"),
-                    shape: vec![values.len()],
-                    values: Values::F32(values.clone()),
-                })
-            })
-            .collect();
         let named = NamedTensors {
-            tensors,
+            tensors: checkpoint::optimizer_tensors(&state.optimizer),
             metadata: BTreeMap::new(),
         };
         checkpoint::write(&named, &tmp.join(format!("optimizer-{index}.safetensors")))
@@ -278,24 +265,8 @@ pub fn restore(
     for (index, entry) in manifest.optimizers.iter().enumerate() {
         let path = dir.join(format!("optimizer-{index}.safetensors"));
         let named = checkpoint::read(&path).map_err(|e| fail(&path, e))?;
-        let mut slots: Vec<Vec<Vec<f32>>> = vec![Vec::new(); entry.slots];
-        for tensor in named.tensors {
-            let (k, p) = tensor
-                .name
-                .split_once('.')
-                .and_then(|(k, p)| Some((k.parse::<usize>().ok()?, p.parse::<usize>().ok()?)))
-                .ok_or_else(|| fail(&path, format!("unexpected tensor `{}`", tensor.name)))?;
-            let Values::F32(values) = tensor.values else {
-                return Err(fail(&path, "integer optimizer buffers"));
-            };
-            let slot = slots
-                .get_mut(k)
-                .ok_or_else(|| fail(&path, "more slots than the manifest says"))?;
-            if slot.len() <= p {
-                slot.resize(p + 1, Vec::new());
-            }
-            slot[p] = values;
-        }
+        let slots = checkpoint::optimizer_slots(named.tensors, entry.slots, &path)
+            .map_err(|e| fail(&path, e))?;
         let state = TrainerState {
             epoch: entry.epoch,
             step: entry.step,

@@ -162,9 +162,7 @@ impl Session {
             _ => ServiceError::failed(e.to_string()),
         };
         let remote = members.len() > 1 && !options.diagnostics && features_from.is_none();
-        if let (true, Some(_), Some(recipe)) = (remote, &self.executor, self.data_recipe())
-            && is_cpu(&self.device)
-        {
+        if let (true, Some(recipe)) = (remote, self.remote_recipe()) {
             Model::stack(&members).map_err(|e| failed(e.into()))?;
             let outputs = remote_outputs(self, recipe, &members, split, name, &options)?;
             let scale = members[0].spec().target_scale;

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use super::{Hooks, NoHooks, OptimizerStates, ServiceError};
 use crate::data::{Recipe, ResidentData};
-use crate::executor::Executor;
+use crate::device::is_cpu;
+use crate::executor::{Executor, Identity, Job, Outcome};
 use crate::model::Model;
 use crate::seed;
 
@@ -155,15 +156,17 @@ impl Session {
     /// their order; fails when the session has none.
     pub(super) fn run_jobs(
         &self,
-        make: impl FnOnce(&crate::executor::Identity) -> Vec<crate::executor::Job>,
-    ) -> Result<Vec<crate::executor::Outcome>> {
+        make: impl FnOnce(&Identity) -> Vec<Job>,
+    ) -> Result<Vec<Outcome>> {
+        if self.is_cancelled() {
+            return Err(ServiceError::cancelled());
+        }
         let executor = (self.executor.as_ref())
             .ok_or_else(|| ServiceError::failed("no executor to run jobs on"))?;
         let mut executor = executor
             .lock()
             .map_err(|_| ServiceError::failed("the executor failed in another call"))?;
-        let identity =
-            crate::executor::Identity::current(executor.device()).map_err(ServiceError::failed)?;
+        let identity = Identity::current(executor.device()).map_err(ServiceError::failed)?;
         executor
             .run(make(&identity))
             .map_err(|e| ServiceError::failed(e.to_string()))
@@ -173,6 +176,14 @@ impl Session {
     pub fn executor_description(&self) -> Option<Value> {
         let executor = self.executor.as_ref()?.lock().ok()?;
         Some(executor.describe())
+    }
+
+    /// The recipe an executor's workers load this session's data by, when work may go to them:
+    /// there is an executor, a recipe loaded the data, and models live on a CPU (on a GPU one
+    /// stacked pass here beats shipping models out).
+    pub(super) fn remote_recipe(&self) -> Option<&Recipe> {
+        let recipe = self.recipe.as_ref()?;
+        (self.executor.is_some() && is_cpu(&self.device)).then_some(recipe)
     }
 
     /// How the data was loaded, when a recipe loaded it.

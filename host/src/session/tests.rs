@@ -405,6 +405,23 @@ fn training_each_on_an_executor_ends_as_training_each_here() {
         "the mask held"
     );
     assert!(there.optimizers.get(&[ids[1]]).unwrap().step > reports_there[1].steps);
+
+    // A model listed twice is refused on both paths, before anything trains.
+    for session in [&mut here, &mut there] {
+        let twice = vec![(ids[2], spec_of(1, 1)), (ids[2], spec_of(1, 2))];
+        let before = params(session, ids[2]);
+        let error = session.train_each(&twice).unwrap_err();
+        let named = format!("model {} twice", ids[2]);
+        assert!(error.message.contains(&named), "{}", error.message);
+        assert_eq!(params(session, ids[2]), before);
+    }
+    // A cancelled run sends no job.
+    there
+        .cancel_flag()
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let before = params(&there, ids[0]);
+    assert!(there.train_each(&items(&ids)).is_err());
+    assert_eq!(params(&there, ids[0]), before);
 }
 
 fn spec_of(epochs: usize, seed: u64) -> TrainSpec {

@@ -11,8 +11,9 @@
 //!
 //! One step scores one network: an ancestor in generation 0, an offspring after. A
 //! generation's offspring are drawn and trained together by its first step, one
-//! [`Host::train_each`] call, so that a host with an executor trains them at once. The champion of every generation and its compacted copy stay in the host (their ids are in
-//! the result); every other offspring is freed as soon as it is scored.
+//! [`Host::train_each`] call, so that a host with an executor trains them at once. The
+//! champion of every generation and its compacted copy stay in the host (their ids are in the
+//! result); every other offspring is freed as soon as it is scored.
 
 mod anatomy;
 mod config;
@@ -245,24 +246,36 @@ impl Darwin {
             counts: self.config.counts_for(self.generation),
         };
         let mut children = Vec::new();
-        for index in self.done..self.size(self.generation) {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.seed_at(host, "sample", index));
-            let drawn = draw(&self.anatomy, &parents, &rule, &mut rng)?;
-            let child = match (self.config.method, self.config.inherit) {
-                (Method::Lottery, _) => {
-                    host.clone_model(self.init.ok_or("the lottery without its initial weights")?)?
-                }
-                (_, true) => host.clone_model(self.parents[0])?,
-                (_, false) => host.create_model(&self.spec, self.seed_at(host, "init", index))?,
-            };
-            host.set_mask(child, Some(&drawn.mask))?;
-            let spec = self.train_spec(self.config.epochs, self.seed_at(host, "train", index));
-            children.push((child, drawn, spec));
-        }
-        if self.config.epochs > 0 {
-            let items: Vec<(ModelId, TrainSpec)> =
-                children.iter().map(|(c, _, s)| (*c, s.clone())).collect();
-            host.train_each(&items)?;
+        let bred = (|| -> Result<(), PluginError> {
+            for index in self.done..self.size(self.generation) {
+                let mut rng = ChaCha8Rng::seed_from_u64(self.seed_at(host, "sample", index));
+                let drawn = draw(&self.anatomy, &parents, &rule, &mut rng)?;
+                let child = match (self.config.method, self.config.inherit) {
+                    (Method::Lottery, _) => host
+                        .clone_model(self.init.ok_or("the lottery without its initial weights")?)?,
+                    (_, true) => host.clone_model(self.parents[0])?,
+                    (_, false) => {
+                        host.create_model(&self.spec, self.seed_at(host, "init", index))?
+                    }
+                };
+                let spec = self.train_spec(self.config.epochs, self.seed_at(host, "train", index));
+                children.push((child, drawn, spec));
+                let (child, drawn, _) = &children[children.len() - 1];
+                host.set_mask(*child, Some(&drawn.mask))?;
+            }
+            if self.config.epochs > 0 {
+                let items: Vec<(ModelId, TrainSpec)> =
+                    children.iter().map(|(c, _, s)| (*c, s.clone())).collect();
+                host.train_each(&items)?;
+            }
+            Ok(())
+        })();
+        // Children nothing records yet are freed here, or they would outlive a failed step.
+        if let Err(e) = bred {
+            for (child, _, _) in &children {
+                let _ = host.free_model(*child);
+            }
+            return Err(e);
         }
         Ok(children.into_iter().map(|(c, d, _)| (c, d)).collect())
     }
