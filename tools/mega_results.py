@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Copies a mega_sweep run's small outputs into plugins/mega/results/NAME: the records
-(metrics.jsonl), the script's results (summary.json) and table.md, a Markdown table per cell
-(width, trunk) of each entry's accuracy on validation (what the GA scored on), the unseen half
-and test, mean ± std over replicates (%), and the test gain over the better parent (points).
+"""Copies a mega_sweep or mega_hierarchical run's small outputs into plugins/mega/results/NAME:
+the records (metrics.jsonl), the script's results (summary.json) and table.md. For a sweep, a
+Markdown table per cell (width, trunk) of each entry's accuracy on validation (what the GA
+scored on), the unseen half and test, mean ± std over replicates (%), and the test gain over
+the better parent (points); for a hierarchical merge, each parent's and merge's accuracy on
+the three, its test gain over the parent best on validation, and its seconds.
 
     tools/mega_results.py runs/mega-sweep-w1 sweep-w1
+    tools/mega_results.py runs/mega-hier-trunk3 hierarchical-trunk3
 """
 
 import json
@@ -32,6 +35,26 @@ def table(results):
     return "\n".join(lines) + "\n"
 
 
+def hierarchical_table(results):
+    rows = results["results"]
+    parents = sorted((k for k in rows if k.startswith("parent_")), key=lambda k: int(k[7:]))
+    best = max(parents, key=lambda k: rows[k]["validation_accuracy"])
+    lines = [
+        "| model | validation | unseen | test | test − best parent | s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in parents + [k for k in rows if k not in parents]:
+        r = rows[name]
+        gain = "" if name in parents else f"{100 * (r['test_accuracy'] - rows[best]['test_accuracy']):+.2f}"
+        seconds = "" if r.get("seconds") is None else f"{r['seconds']:.0f}"
+        mark = " (best on validation)" if name == best else ""
+        lines.append(
+            f"| {name}{mark} | {100 * r['validation_accuracy']:.2f} | "
+            f"{100 * r['unseen_accuracy']:.2f} | {100 * r['test_accuracy']:.2f} | {gain} | {seconds} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -44,7 +67,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(run / "metrics.jsonl", out / "metrics.jsonl")
     (out / "summary.json").write_text(json.dumps({"results": results}, indent=2) + "\n")
-    (out / "table.md").write_text(table(results))
+    text = hierarchical_table(results) if "count" in results else table(results)
+    (out / "table.md").write_text(text)
     print((out / "table.md").read_text())
 
 
