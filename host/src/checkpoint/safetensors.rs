@@ -33,8 +33,16 @@ pub fn encode(named: &NamedTensors) -> Vec<u8> {
             TensorView::new(*dtype, shape.clone(), data).expect("sizes agree by construction");
         (name.clone(), view)
     });
-    let metadata: HashMap<String, String> = named.metadata.clone().into_iter().collect();
-    safetensors::serialize(views, Some(metadata)).expect("in-memory serialisation cannot fail")
+    // The safetensors crate writes an empty metadata map so that it cannot read the file of no
+    // tensors back (an optimiser before its first update); no metadata is what it reads.
+    let metadata = (!named.metadata.is_empty()).then(|| {
+        named
+            .metadata
+            .clone()
+            .into_iter()
+            .collect::<HashMap<String, String>>()
+    });
+    safetensors::serialize(views, metadata).expect("in-memory serialisation cannot fail")
 }
 
 /// The tensors of a safetensors file's bytes (`path` names it in errors).
@@ -79,4 +87,20 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<NamedTensors, CheckpointError
         });
     }
     Ok(NamedTensors { tensors, metadata })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_tensors_and_no_metadata_read_back() {
+        let empty = NamedTensors::default();
+        assert_eq!(decode(&encode(&empty), Path::new("e")).unwrap(), empty);
+        let tagged = NamedTensors {
+            tensors: Vec::new(),
+            metadata: [("k".to_owned(), "v".to_owned())].into(),
+        };
+        assert_eq!(decode(&encode(&tagged), Path::new("t")).unwrap(), tagged);
+    }
 }
