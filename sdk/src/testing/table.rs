@@ -446,7 +446,13 @@ unsafe extern "C" fn train_each(
         }
         // SAFETY: `train` wrote a string this table allocated.
         let text = unsafe { CString::from_raw(one) };
-        reports.push(serde_json::from_str::<Value>(&text.to_string_lossy()).unwrap_or(Value::Null));
+        match serde_json::from_str::<Value>(&text.to_string_lossy()) {
+            Ok(report) => reports.push(report),
+            Err(e) => {
+                let message = format!("model {id}'s training report is not JSON: {e}");
+                return fail(ctx, ffi::STATUS_ERROR, message);
+            }
+        }
     }
     write_json(out, &Value::Array(reports))
 }
