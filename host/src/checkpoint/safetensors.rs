@@ -45,6 +45,18 @@ pub fn encode(named: &NamedTensors) -> Vec<u8> {
     safetensors::serialize(views, metadata).expect("in-memory serialisation cannot fail")
 }
 
+/// Whether `bytes` are the file earlier releases wrote for no tensors and no metadata: the
+/// crate wrote its empty metadata map after an already closed header (`{},"__metadata__":{}}`),
+/// which it cannot read. Snapshots of an optimiser before its first update hold such files.
+fn is_legacy_empty(bytes: &[u8]) -> bool {
+    let Some((size, header)) = bytes.split_first_chunk::<8>() else {
+        return false;
+    };
+    let size = u64::from_le_bytes(*size);
+    u64::try_from(header.len()).is_ok_and(|n| n == size)
+        && std::str::from_utf8(header).is_ok_and(|h| h.trim_end() == r#"{},"__metadata__":{}}"#)
+}
+
 /// The tensors of a safetensors file's bytes (`path` names it in errors).
 pub fn decode(bytes: &[u8], path: &Path) -> Result<NamedTensors, CheckpointError> {
     let corrupt = |reason: String| CheckpointError::Corrupt {
@@ -52,6 +64,9 @@ pub fn decode(bytes: &[u8], path: &Path) -> Result<NamedTensors, CheckpointError
         format: "safetensors",
         reason,
     };
+    if is_legacy_empty(bytes) {
+        return Ok(NamedTensors::default());
+    }
     let file = SafeTensors::deserialize(bytes).map_err(|e| corrupt(e.to_string()))?;
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| corrupt(e.to_string()))?;
     let metadata: BTreeMap<String, String> = header
@@ -102,5 +117,20 @@ mod tests {
             metadata: [("k".to_owned(), "v".to_owned())].into(),
         };
         assert_eq!(decode(&encode(&tagged), Path::new("t")).unwrap(), tagged);
+    }
+
+    #[test]
+    fn the_empty_file_earlier_releases_wrote_reads_back() {
+        // What `encode` wrote before: the crate given an empty metadata map and no tensors.
+        let no_views: Vec<(String, TensorView<'_>)> = Vec::new();
+        let legacy = safetensors::serialize(no_views, Some(HashMap::new())).unwrap();
+        assert!(
+            SafeTensors::deserialize(&legacy).is_err(),
+            "the crate still cannot read it"
+        );
+        assert_eq!(
+            decode(&legacy, Path::new("l")).unwrap(),
+            NamedTensors::default()
+        );
     }
 }

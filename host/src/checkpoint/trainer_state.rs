@@ -37,12 +37,12 @@ pub fn optimizer_slots(
         path: what.to_path_buf(),
         reason,
     };
-    // Every buffer holds one tensor per parameter, so more buffers than tensors is damage, and
-    // is not allocated.
-    if slots > tensors.len() {
+    // Every buffer holds one tensor per parameter, so more buffers or parameters than tensors
+    // is damage, and is not allocated.
+    let count = tensors.len();
+    if slots > count {
         return Err(mismatch(format!(
-            "{slots} optimizer buffers in {} tensors",
-            tensors.len()
+            "{slots} optimizer buffers in {count} tensors"
         )));
     }
     let mut buffers: Vec<Vec<Vec<f32>>> = vec![Vec::new(); slots];
@@ -58,6 +58,11 @@ pub fn optimizer_slots(
         };
         let slot = (buffers.get_mut(k))
             .ok_or_else(|| mismatch(format!("buffer {k} of {slots} optimizer buffers")))?;
+        if p >= count {
+            return Err(mismatch(format!(
+                "parameter {p} of a buffer in {count} tensors"
+            )));
+        }
         if slot.len() <= p {
             slot.resize(p + 1, Vec::new());
         }
@@ -160,6 +165,23 @@ mod tests {
         let back =
             trainer_state_from_bytes(&trainer_state_to_bytes(&state), Path::new("s")).unwrap();
         assert_eq!(back, state);
+    }
+
+    #[test]
+    fn a_parameter_index_past_the_tensors_is_refused_not_allocated() {
+        let tensor = |name: &str| NamedTensor {
+            name: name.into(),
+            shape: vec![1],
+            values: Values::F32(vec![1.0]),
+        };
+        for name in ["0.1000000000000", "0.18446744073709551615"] {
+            let why = optimizer_slots(vec![tensor(name)], 1, Path::new("o")).unwrap_err();
+            assert!(why.to_string().starts_with("o: "), "{why}");
+        }
+        assert_eq!(
+            optimizer_slots(vec![tensor("0.0")], 1, Path::new("o")).unwrap(),
+            vec![vec![vec![1.0]]]
+        );
     }
 
     #[test]

@@ -109,6 +109,18 @@ impl Session {
             true => None,
             false => self.optimizers.get(ids).cloned(),
         };
+        // A state restored from a snapshot or a worker must fit the parameters it updates.
+        if let Some(state) = &previous {
+            let sizes: Vec<usize> = stack.params().iter().map(|p| p.dims()[0]).collect();
+            let fits = |slot: &Vec<Vec<f32>>| slot.iter().map(Vec::len).eq(sizes.iter().copied());
+            if !state.optimizer.slots.iter().all(fits) {
+                return Err(ServiceError::failed(format!(
+                    "the optimiser state of models {ids:?} does not fit their {} parameter \
+                     tensors",
+                    sizes.len()
+                )));
+            }
+        }
         let samples = subset.as_ref().map_or(train_len, Vec::len);
         let steps_per_epoch = Trainer::steps_per_epoch(samples, spec.batch_size);
         let (trainer, first_step) = match (previous, mode) {
