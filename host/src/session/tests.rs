@@ -438,3 +438,27 @@ fn spec_of(epochs: usize, seed: u64) -> TrainSpec {
         ..TrainSpec::default()
     }
 }
+
+#[test]
+fn an_optimiser_state_that_does_not_fit_the_model_is_an_error() {
+    use crate::train::{OptimizerState, TrainerState};
+
+    let mut s = session(classes());
+    let id = s
+        .create_model(&serde_json::json!({"preset": "mlp"}), 1)
+        .unwrap();
+    let before = params(&s, id);
+    // One momentum buffer of one value, for a model of several parameter tensors.
+    let state = TrainerState {
+        epoch: 1,
+        step: 10,
+        optimizer: OptimizerState {
+            step: 10,
+            slots: vec![vec![vec![0.0]]],
+        },
+    };
+    s.set_optimizer_state(vec![id], state);
+    let error = s.train(&[id], spec_of(1, 3), None).unwrap_err();
+    assert!(error.message.contains("does not fit"), "{}", error.message);
+    assert_eq!(params(&s, id), before, "nothing trained");
+}
