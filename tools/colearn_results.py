@@ -63,7 +63,8 @@ def mean_std(values):
     values = list(values)
     if not values:
         return None
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    # One seed has no spread: None, printed as a bare mean.
+    std = statistics.stdev(values) if len(values) > 1 else None
     return statistics.fmean(values), std
 
 
@@ -95,7 +96,9 @@ def summarise(found):
 
 
 def pct(ms):
-    return "—" if ms is None else f"{100 * ms[0]:.2f} ± {100 * ms[1]:.2f}"
+    if ms is None:
+        return "—"
+    return f"{100 * ms[0]:.2f}" + ("" if ms[1] is None else f" ± {100 * ms[1]:.2f}")
 
 
 def plain(ms, digits=3):
@@ -108,7 +111,9 @@ def markdown(table):
         "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for t in table:
-        gain = "" if t["gain"] is None else f"{t['gain'][0]:+.2f} ± {t['gain'][1]:.2f}"
+        gain = "" if t["gain"] is None else f"{t['gain'][0]:+.2f}"
+        if t["gain"] is not None and t["gain"][1] is not None:
+            gain += f" ± {t['gain'][1]:.2f}"
         if t["gain"] is not None and t["gain_seeds"] != t["seeds"]:
             gain += f" (seeds {', '.join(map(str, t['gain_seeds']))})"
         lines.append(
@@ -137,7 +142,7 @@ def figures(table):
             ax.errorbar(
                 [t["beta_bar"] for t in rows],
                 [scale * t[key][0] for t in rows],
-                yerr=[scale * t[key][1] for t in rows],
+                yerr=[scale * (t[key][1] or 0.0) for t in rows],
                 capsize=3,
                 marker="o",
                 label=label,
