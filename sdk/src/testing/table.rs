@@ -435,6 +435,12 @@ unsafe extern "C" fn train_each(
         let message = format!("{} models but {} train specs", ids.len(), specs.len());
         return fail(ctx, ffi::STATUS_INVALID_ARGUMENT, message);
     }
+    // As the real host: a model listed twice is refused, not trained twice.
+    let mut seen = std::collections::HashSet::new();
+    if let Some(id) = ids.iter().find(|id| !seen.insert(**id)) {
+        let message = format!("train_each lists model {id} twice: each model trains once a call");
+        return fail(ctx, ffi::STATUS_INVALID_ARGUMENT, message);
+    }
     let mut reports = Vec::new();
     for (id, spec) in ids.iter().zip(&specs) {
         let spec = c_string(&spec.to_string());

@@ -119,3 +119,17 @@ fn per_tensor_noise_moves_whole_tensors() {
         "{changed} of 200 elements moved"
     );
 }
+
+#[test]
+fn the_mock_host_refuses_a_model_listed_twice_in_train_each() {
+    let mock = MockHost::new();
+    let a = mock.insert_model(vec![1.0, 2.0]);
+    let spec = crate::TrainSpec::default();
+    let host = mock.host();
+    let error = host
+        .train_each(&[(a, spec.clone()), (a, spec)])
+        .unwrap_err();
+    assert!(error.to_string().contains("twice"), "{error}");
+    assert_eq!(mock.params(a), Some(vec![1.0, 2.0]));
+    assert!(mock.trained().is_empty());
+}
