@@ -124,7 +124,7 @@ fn per_tensor_noise_moves_whole_tensors() {
 fn the_mock_host_refuses_a_model_listed_twice_in_train_each() {
     let mock = MockHost::new();
     let a = mock.insert_model(vec![1.0, 2.0]);
-    let spec = crate::TrainSpec::default();
+    let spec = TrainSpec::default();
     let host = mock.host();
     let error = host
         .train_each(&[(a, spec.clone()), (a, spec)])
