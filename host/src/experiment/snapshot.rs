@@ -15,7 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::journal::InProgress;
-use crate::checkpoint::{self, NamedTensor, NamedTensors, Values};
+use crate::checkpoint::{self, CheckpointError, NamedTensor, NamedTensors, Values};
 use crate::session::Session;
 use crate::tensors::{to_f32, vector};
 use crate::train::{OptimizerState, TrainerState};
@@ -67,16 +67,23 @@ pub struct OptimizerEntry {
 
 /// Why no checkpoint could be used.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct SnapshotError {
-    /// The checkpoint folder or file.
-    pub path: PathBuf,
-    /// What is wrong.
-    pub message: String,
+pub enum SnapshotError {
+    /// The checkpoint folder, its manifest or one of its files is unusable.
+    #[error("{path}: {message}")]
+    At {
+        /// The checkpoint folder or file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A model, mask or optimiser file could not be written or read. The error names its
+    /// file already, so it is not wrapped in another path.
+    #[error(transparent)]
+    File(#[from] CheckpointError),
 }
 
 fn fail(path: &Path, message: impl ToString) -> SnapshotError {
-    SnapshotError {
+    SnapshotError::At {
         path: path.to_path_buf(),
         message: message.to_string(),
     }
@@ -93,7 +100,7 @@ pub fn write(dir: &Path, host: &Session, mut manifest: Manifest) -> Result<PathB
     manifest.models.clear();
     for (id, model) in host.models() {
         let file = format!("m{id}.safetensors");
-        checkpoint::save(model, &tmp.join(&file)).map_err(|e| fail(&tmp, e))?;
+        checkpoint::save(model, &tmp.join(&file))?;
         manifest.models.push(id);
         if model.masks().iter().any(Option::is_some) {
             let masks = NamedTensors {
@@ -111,8 +118,7 @@ pub fn write(dir: &Path, host: &Session, mut manifest: Manifest) -> Result<PathB
                     .collect(),
                 metadata: BTreeMap::new(),
             };
-            checkpoint::write(&masks, &tmp.join(format!("m{id}.mask.safetensors")))
-                .map_err(|e| fail(&tmp, e))?;
+            checkpoint::write(&masks, &tmp.join(format!("m{id}.mask.safetensors")))?;
         }
     }
     manifest.optimizers.clear();
@@ -123,8 +129,7 @@ pub fn write(dir: &Path, host: &Session, mut manifest: Manifest) -> Result<PathB
             tensors: checkpoint::optimizer_tensors(&state.optimizer),
             metadata: BTreeMap::new(),
         };
-        checkpoint::write(&named, &tmp.join(format!("optimizer-{index}.safetensors")))
-            .map_err(|e| fail(&tmp, e))?;
+        checkpoint::write(&named, &tmp.join(format!("optimizer-{index}.safetensors")))?;
         manifest.optimizers.push(OptimizerEntry {
             ids: ids.clone(),
             epoch: state.epoch,
@@ -239,10 +244,10 @@ pub fn restore(
 ) -> Result<(), SnapshotError> {
     for &id in &manifest.models {
         let path = dir.join(format!("m{id}.safetensors"));
-        let mut model = checkpoint::load(&path, device).map_err(|e| fail(&path, e))?;
+        let mut model = checkpoint::load(&path, device)?;
         let mask_path = dir.join(format!("m{id}.mask.safetensors"));
         if mask_path.exists() {
-            let named = checkpoint::read(&mask_path).map_err(|e| fail(&mask_path, e))?;
+            let named = checkpoint::read(&mask_path)?;
             let masks = model
                 .layout()
                 .params
@@ -264,9 +269,8 @@ pub fn restore(
     }
     for (index, entry) in manifest.optimizers.iter().enumerate() {
         let path = dir.join(format!("optimizer-{index}.safetensors"));
-        let named = checkpoint::read(&path).map_err(|e| fail(&path, e))?;
-        let slots = checkpoint::optimizer_slots(named.tensors, entry.slots, &path)
-            .map_err(|e| fail(&path, e))?;
+        let named = checkpoint::read(&path)?;
+        let slots = checkpoint::optimizer_slots(named.tensors, entry.slots, &path)?;
         let state = TrainerState {
             epoch: entry.epoch,
             step: entry.step,
@@ -280,3 +284,6 @@ pub fn restore(
     host.forget_models_from(manifest.next_id);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

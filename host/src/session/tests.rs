@@ -4,38 +4,8 @@ use burn::tensor::Device;
 use coevo_sdk::{OptimizerConfig, Schedule, Task, TrainSpec};
 
 use super::{Continue, Session};
-use crate::data::{Dataset, Inputs, Normalise, ResidentData, Samples, Targets};
-
-/// 120 samples of 8 features in 3 classes (or their class as a real value), 20 held out.
-fn session(task: Task) -> Session {
-    let n = 120;
-    let inputs = (0..n * 8)
-        .map(|i| ((i * 37 % 17) as f32 - 8.0) / 4.0)
-        .collect();
-    let targets = match task {
-        Task::Classification { .. } => Targets::Classes((0..n).map(|i| (i % 3) as u32).collect()),
-        Task::Regression => Targets::Values((0..n).map(|i| (i % 3) as f32).collect()),
-    };
-    let samples = Samples {
-        inputs: Inputs::F32(inputs),
-        targets,
-        coarse: None,
-    };
-    let data = Dataset {
-        name: "synthetic".into(),
-        task,
-        sample_shape: vec![8],
-        class_names: vec![],
-        train: samples.clone(),
-        test: samples,
-        target_transform: None,
-        preparation: None,
-    };
-    let device = Device::flex();
-    let validation: Vec<usize> = (0..20).collect();
-    let resident = ResidentData::upload(&data, &validation, Normalise::Auto, &device);
-    Session::new(resident, device, 5)
-}
+use crate::data::Normalise;
+use crate::testing::synthetic_session as session;
 
 fn classes() -> Task {
     Task::Classification { classes: 3 }
