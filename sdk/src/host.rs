@@ -412,11 +412,22 @@ impl Host {
     /// Trains each model alone, `items[i].0` by `items[i].1`, on all training samples: the
     /// same as [`Host::train`] with each in turn, which is what a host older than ABI 1.5 is
     /// asked. A newer host may train them at once (on other machines, when its run has an
-    /// executor). Reports come back in the items' order.
+    /// executor). Reports come back in the items' order. A model listed twice is refused by
+    /// every host, older ones included, before anything trains.
     pub fn train_each(
         &self,
         items: &[(ModelId, TrainSpec)],
     ) -> Result<Vec<TrainReport>, HostError> {
+        // A newer host refuses it too; checking here keeps the older hosts' fallback the same.
+        let mut seen = std::collections::HashSet::new();
+        if let Some((id, _)) = items.iter().find(|(id, _)| !seen.insert(*id)) {
+            return Err(HostError {
+                status: ffi::STATUS_INVALID_ARGUMENT,
+                message: format!(
+                    "train_each lists model {id} twice: each model trains once a call"
+                ),
+            });
+        }
         let Some(train_each) = self.raw().train_each else {
             return (items.iter())
                 .map(|(model, spec)| self.train(&[*model], spec, None))
@@ -687,6 +698,39 @@ mod tests {
         let error = old_host.compact(model).expect_err("1.3 has no compaction");
         assert_eq!(error.status, ffi::STATUS_UNSUPPORTED);
         assert!(error.message.contains("1.4"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_1_4_host_trains_each_model_in_turn_and_refuses_one_listed_twice() {
+        let mock = MockHost::new();
+        let a = mock.insert_model(vec![1.0, 2.0]);
+        let b = mock.insert_model(vec![3.0, 4.0]);
+        // SAFETY: the mock's table is live for the test.
+        let mut old = unsafe { *mock.table() };
+        old.abi_minor = 4;
+        old.size = HostTable::V1_4_SIZE;
+        // SAFETY: `old` lives until the end of the test.
+        let old_host = unsafe { Host::from_raw(&old) }.expect("a 1.4 table is accepted");
+        let spec = TrainSpec::default();
+        let error = old_host
+            .train_each(&[(a, spec.clone()), (b, spec.clone()), (a, spec.clone())])
+            .expect_err("a listed twice");
+        assert_eq!(error.status, ffi::STATUS_INVALID_ARGUMENT);
+        assert!(error.message.contains("twice"), "{}", error.message);
+        assert!(
+            mock.trained().is_empty(),
+            "nothing trains before the refusal"
+        );
+        let reports = old_host
+            .train_each(&[(b, spec.clone()), (a, spec)])
+            .expect("train in turn");
+        assert_eq!(reports.len(), 2);
+        let calls: Vec<Vec<ModelId>> = mock.trained().into_iter().map(|c| c.models).collect();
+        assert_eq!(
+            calls,
+            vec![vec![b], vec![a]],
+            "one train call each, in the items' order"
+        );
     }
 
     #[test]
